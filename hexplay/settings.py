@@ -1,0 +1,206 @@
+"""HexPlay settings: the only module that reads the environment."""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything the site writes at run time (database, generated secret, model files) lives here.
+VAR_DIR = Path(os.environ.get("HEXPLAY_VAR_DIR", BASE_DIR / "var"))
+
+
+def _env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _env_url(name: str, default: str) -> str:
+    value = _env_str(name, default).rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"{name} must start with http:// or https://, not {value!r}")
+    return value
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in VAR_DIR."""
+    key = _env_str("SECRET_KEY", "")
+    if key:
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _env_bool("DEBUG", False)
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "template_partials",
+    "playground",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hexplay.urls"
+ASGI_APPLICATION = "hexplay.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        _env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hexplay.sqlite3'}"),
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets page views read while a stream checkpoints; IMMEDIATE + timeout makes concurrent
+    # writers queue instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Upstream connections -------------------------------------------------------------------
+# HexGrid (vLLM): named as in HexGrid's docs. When MISTRAL_BASE_URL is empty the local model
+# is the default connection.
+MISTRAL_BASE_URL = _env_url("MISTRAL_BASE_URL", "")
+HEXGRID_API_KEY = _env_str("HEXGRID_API_KEY", "")
+MISTRAL_MODEL = _env_str("MISTRAL_MODEL", "mistralai/Mistral-Small-3.2-24B-Instruct-2506")
+
+# The embedded llama.cpp server that `make run` starts (see playground/localmodel.py).
+LOCAL_MODEL_ENABLED = _env_bool("LOCAL_MODEL_ENABLED", True)
+LOCAL_MODEL_HOST = "127.0.0.1"
+LOCAL_MODEL_PORT = _env_int("LOCAL_MODEL_PORT", 8181, minimum=1)
+LOCAL_MODEL_URL = _env_url("LOCAL_MODEL_URL", f"http://{LOCAL_MODEL_HOST}:{LOCAL_MODEL_PORT}/v1")
+LOCAL_MODEL_FILE = Path(
+    _env_str("LOCAL_MODEL_FILE", str(VAR_DIR / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+)
+LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+# The offline vLLM simulator that `make run` starts beside the site.
+SIMULATOR_ENABLED = _env_bool("SIMULATOR_ENABLED", True)
+SIMULATOR_PORT = _env_int("SIMULATOR_PORT", 8182, minimum=1)
+SIMULATOR_URL = _env_url("SIMULATOR_URL", f"http://127.0.0.1:{SIMULATOR_PORT}/v1")
+
+UPSTREAM_CONNECT_TIMEOUT = _env_float("UPSTREAM_CONNECT_TIMEOUT", 10.0, minimum=0.1)
+# Generation can pause for a long time (queueing, long reasoning): the read timeout is the
+# longest silence we accept between two chunks, not the length of the answer.
+UPSTREAM_READ_TIMEOUT = _env_float("UPSTREAM_READ_TIMEOUT", 300.0, minimum=0.1)
+MODELS_CACHE_SECONDS = _env_float("MODELS_CACHE_SECONDS", 60.0)
+# A long stream is saved every few seconds so a crash loses at most that much.
+STREAM_CHECKPOINT_SECONDS = _env_float("STREAM_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
+# Deltas arriving faster than this are sent to the page together.
+STREAM_COALESCE_SECONDS = _env_float("STREAM_COALESCE_SECONDS", 0.010)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": _env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,127 @@
+"""Where answers come from: the built-in connections (from settings) and those added in the admin."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from playground import upstream
+from playground.models import Dialect, UpstreamConnection
+
+
+@dataclass(frozen=True)
+class Connection:
+    slug: str
+    name: str
+    base_url: str
+    dialect: str
+    default_model: str
+    description: str = ""
+    # Kept out of repr so a stray log line cannot leak it.
+    api_key: str = field(default="", repr=False)
+
+    @property
+    def dialect_label(self) -> str:
+        return Dialect(self.dialect).label
+
+
+def _builtin() -> list[Connection]:
+    found = []
+    if settings.MISTRAL_BASE_URL:
+        found.append(
+            Connection(
+                slug="hexgrid",
+                name="HexGrid",
+                base_url=settings.MISTRAL_BASE_URL,
+                api_key=settings.HEXGRID_API_KEY,
+                dialect=Dialect.VLLM,
+                default_model=settings.MISTRAL_MODEL,
+                description="HexGrid-hosted Mistral models (vLLM)",
+            )
+        )
+    if settings.LOCAL_MODEL_ENABLED:
+        found.append(
+            Connection(
+                slug="local",
+                name="Local model",
+                base_url=settings.LOCAL_MODEL_URL,
+                dialect=Dialect.LLAMACPP,
+                default_model=settings.LOCAL_MODEL_NAME,
+                description=f"{settings.LOCAL_MODEL_NAME} on this machine (llama.cpp); "
+                "tiny, so its answers are poor",
+            )
+        )
+    if settings.SIMULATOR_ENABLED:
+        found.append(
+            Connection(
+                slug="simulator",
+                name="Simulator",
+                base_url=settings.SIMULATOR_URL,
+                dialect=Dialect.VLLM,
+                default_model="mistralai/Mistral-Small-3.2-24B-Instruct-2506",
+                description="HexPlay's offline vLLM simulator: made-up text, real wire format",
+            )
+        )
+    return found
+
+
+def all_connections() -> list[Connection]:
+    added = [
+        Connection(
+            slug=row.slug,
+            name=row.name,
+            base_url=row.base_url.rstrip("/"),
+            api_key=row.api_key,
+            dialect=row.dialect,
+            default_model=row.default_model,
+            description=f"Added by an administrator ({row.get_dialect_display()})",
+        )
+        for row in UpstreamConnection.objects.all()
+    ]
+    return _builtin() + added
+
+
+def default_connection() -> Connection | None:
+    connections = all_connections()
+    return connections[0] if connections else None
+
+
+def get_connection(slug: str) -> Connection | None:
+    """The connection with this slug, or the default one when the slug is unknown or empty."""
+    for connection in all_connections():
+        if connection.slug == slug:
+            return connection
+    return default_connection()
+
+
+@dataclass(frozen=True)
+class ModelList:
+    models: list[str]
+    warning: str = ""
+
+
+_models_cache: dict[tuple[str, str], tuple[float, ModelList]] = {}
+
+
+async def models_of(connection: Connection, *, client: upstream.Client) -> ModelList:
+    """The connection's models, cached briefly; its default model and a warning when unreachable."""
+    key = (connection.slug, connection.base_url)
+    cached = _models_cache.get(key)
+    now = time.monotonic()
+    if cached and now - cached[0] < settings.MODELS_CACHE_SECONDS:
+        return cached[1]
+    try:
+        models = await upstream.list_models(
+            client=client, base_url=connection.base_url, api_key=connection.api_key
+        )
+        result = ModelList(models or [connection.default_model])
+        _models_cache[key] = (now, result)
+    except upstream.UpstreamError as exc:
+        # Not cached: the next look should try again, the server may be starting.
+        result = ModelList(
+            [connection.default_model],
+            warning=f"Could not fetch the list of models ({exc}). Showing the default model.",
+        )
+    return result

@@ -1,0 +1,101 @@
+"""The websocket of one conversation: parse, check ownership, start or cancel the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from playground import fragments, turns, upstream
+from playground.models import Conversation
+from playground.stream import Coalescer, generate
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    turn: asyncio.Task[None] | None = None
+    client: upstream.Client | None = None
+    closed = False
+
+    async def connect(self) -> None:
+        self.pk = self.scope["url_route"]["kwargs"]["pk"]
+        if await self._conversation() is None:
+            await self.close()  # before accept: the handshake is refused, nothing leaks
+            return
+        self.client = upstream.new_client(
+            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
+            read_timeout=settings.UPSTREAM_READ_TIMEOUT,
+        )
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        if self.turn is not None:
+            # A closed tab stops the answer like the Stop button, and what arrived is saved.
+            self.turn.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.turn
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        conversation = await self._conversation()
+        if conversation is None:  # deleted, or no longer theirs, since the socket opened
+            await self.close()
+            return
+        action = content.get("action") or "send"
+        if action == "stop":
+            if self.turn is not None:
+                self.turn.cancel()
+            return
+        if self.turn is not None and not self.turn.done():
+            await self._send(fragments.notice("An answer is still arriving. Press Stop first."))
+            return
+        if action == "send":
+            try:
+                message = await database_sync_to_async(turns.accept_user_message)(
+                    conversation, content
+                )
+            except turns.TurnRejected as exc:
+                await self._send(fragments.notice(str(exc)))
+                return
+            await self._send(fragments.append_message(message) + fragments.notice())
+        elif action != "retry":
+            return
+        self.turn = asyncio.create_task(self._answer(conversation))
+
+    async def _answer(self, conversation: Conversation) -> None:
+        try:
+            connection, message, body = await database_sync_to_async(turns.prepare_answer)(
+                conversation
+            )
+        except turns.TurnRejected as exc:
+            await self._send(fragments.notice(str(exc)))
+            return
+        await self._send(fragments.append_message(message) + fragments.composer_buttons(busy=True))
+
+        async def send_pieces(batch: list) -> None:
+            await self._send(fragments.pieces(message, batch))
+
+        outbox = Coalescer(send_pieces, settings.STREAM_COALESCE_SECONDS)
+        try:
+            await generate(
+                message, body, client=self.client, connection=connection, on_piece=outbox.add
+            )
+        finally:
+            await outbox.close()
+            await self._send(
+                fragments.replace_message(message) + fragments.composer_buttons(busy=False)
+            )
+
+    async def _conversation(self) -> Conversation | None:
+        return await database_sync_to_async(turns.own_conversation)(self.scope["user"], self.pk)
+
+    async def _send(self, html: str) -> None:
+        if not self.closed:
+            await self.send(text_data=html)

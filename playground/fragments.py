@@ -1,0 +1,42 @@
+"""The HTML the websocket sends: the page's own partials, so a message's markup exists once."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+
+from playground.models import Message
+from playground.stream import Piece
+
+_PAGE = "playground/conversation.html"
+
+
+def append_message(message: Message) -> str:
+    return render_to_string(f"{_PAGE}#append_message", {"message": message})
+
+
+def replace_message(message: Message) -> str:
+    # With no hx-swap-oob attribute the ws extension swaps the element with the same id whole.
+    return render_to_string(f"{_PAGE}#message", {"message": message})
+
+
+def pieces(message: Message, batch: list[Piece]) -> str:
+    return render_to_string(f"{_PAGE}#pieces", {"message": message, "pieces": merge(batch)})
+
+
+def composer_buttons(*, busy: bool) -> str:
+    return render_to_string(f"{_PAGE}#composer_buttons", {"busy": busy})
+
+
+def notice(text: str = "") -> str:
+    return render_to_string(f"{_PAGE}#notice", {"text": text})
+
+
+def merge(batch: list[Piece]) -> list[Piece]:
+    """Neighbouring pieces of one kind become one, so the page does one swap for them."""
+    merged: list[Piece] = []
+    for piece in batch:
+        if merged and merged[-1].kind == piece.kind and piece.kind != "reasoning_done":
+            merged[-1] = Piece(piece.kind, merged[-1].text + piece.text)
+        else:
+            merged.append(piece)
+    return merged

@@ -1,0 +1,209 @@
+"""Turning a stream of upstream events into a saved assistant message, and pacing what the page gets."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.conf import settings
+
+from playground import upstream
+from playground.connections import Connection
+from playground.markdown import render_markdown
+from playground.models import Conversation, Message
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Something the page should show now: text to append, or the end of the reasoning."""
+
+    kind: Literal["content", "reasoning", "reasoning_done"]
+    text: str
+
+
+OnPiece = Callable[[Piece], Awaitable[None]]
+
+
+def build_body(conversation: Conversation, connection: Connection) -> dict[str, Any]:
+    """The request body for the conversation's next answer."""
+    body: dict[str, Any] = {
+        "model": conversation.model or connection.default_model,
+        "messages": conversation.upstream_messages(),
+        "stream": True,
+    }
+    # Mistral's API answers unknown keys with 422 and always sends usage on the last chunk.
+    if connection.dialect != "mistral":
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+async def generate(
+    message: Message,
+    body: dict[str, Any],
+    *,
+    client: upstream.Client,
+    connection: Connection,
+    on_piece: OnPiece,
+) -> Message:
+    """Stream one answer into `message`, saving it when it ends (and every few seconds before).
+
+    A cancelled task (Stop, or a closed tab) saves what arrived, marked stopped, then
+    re-raises; an upstream failure saves what arrived, marked failed, with the reason.
+    """
+    turn = _Turn(message, on_piece)
+    try:
+        async for event in upstream.stream_chat(
+            body, client=client, base_url=connection.base_url, api_key=connection.api_key
+        ):
+            await turn.apply(event)
+    except asyncio.CancelledError:
+        await turn.finish(Message.Status.STOPPED)
+        raise
+    except upstream.UpstreamError as exc:
+        await turn.finish(Message.Status.ERROR, error=str(exc))
+    else:
+        await turn.finish(Message.Status.COMPLETE)
+    return message
+
+
+class _Turn:
+    """The state of one answer while it streams."""
+
+    def __init__(self, message: Message, on_piece: OnPiece) -> None:
+        self.message = message
+        self.on_piece = on_piece
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.started = time.monotonic()
+        self.first_token: float | None = None
+        self.reasoning_started: float | None = None
+        self.reasoning_ended: float | None = None
+        self.last_checkpoint = self.started
+
+    async def apply(self, event: upstream.Event) -> None:
+        # Only the first choice is shown and saved; several candidates arrive with the n option.
+        if isinstance(event, upstream.ReasoningDelta) and event.choice == 0:
+            now = self._token()
+            if self.reasoning_started is None:
+                self.reasoning_started = now
+            self.reasoning.append(event.text)
+            await self.on_piece(Piece("reasoning", event.text))
+        elif isinstance(event, upstream.ContentDelta) and event.choice == 0:
+            now = self._token()
+            await self._end_reasoning(now)
+            self.content.append(event.text)
+            await self.on_piece(Piece("content", event.text))
+        elif isinstance(event, upstream.Finish) and event.choice == 0:
+            self.message.finish_reason = event.reason
+        elif isinstance(event, upstream.Usage):
+            self.message.usage = event.usage
+        if time.monotonic() - self.last_checkpoint >= settings.STREAM_CHECKPOINT_SECONDS:
+            await self._checkpoint()
+
+    def _token(self) -> float:
+        now = time.monotonic()
+        if self.first_token is None:
+            self.first_token = now
+        return now
+
+    async def _end_reasoning(self, now: float) -> None:
+        if self.reasoning_started is not None and self.reasoning_ended is None:
+            self.reasoning_ended = now
+            seconds = (now - self.reasoning_started) * 1000
+            await self.on_piece(Piece("reasoning_done", format_seconds(seconds)))
+
+    async def _checkpoint(self) -> None:
+        self.last_checkpoint = time.monotonic()
+        self.message.content = "".join(self.content)
+        self.message.reasoning = "".join(self.reasoning)
+        await self.message.asave(update_fields=["content", "reasoning"])
+
+    async def finish(self, status: str, *, error: str = "") -> None:
+        now = time.monotonic()
+        if self.reasoning_started is not None and self.reasoning_ended is None:
+            self.reasoning_ended = now
+        message = self.message
+        message.content = "".join(self.content)
+        message.reasoning = "".join(self.reasoning)
+        message.content_html = render_markdown(message.content)
+        message.status = status
+        message.error = error
+        message.duration_ms = (now - self.started) * 1000
+        if self.first_token is not None:
+            message.time_to_first_token_ms = (self.first_token - self.started) * 1000
+        if self.reasoning_started is not None and self.reasoning_ended is not None:
+            message.reasoning_ms = (self.reasoning_ended - self.reasoning_started) * 1000
+        message.tokens_per_second = _tokens_per_second(message.usage, self.first_token, now)
+        # Saving must survive the cancellation that brought us here (Stop, closed tab).
+        await asyncio.shield(message.asave())
+
+
+def _tokens_per_second(usage: dict[str, Any] | None, first: float | None, end: float) -> float | None:
+    """Generation speed from the server's token count and our clock (vLLM sends no timings)."""
+    tokens = (usage or {}).get("completion_tokens")
+    if not tokens or first is None:
+        return None
+    # The first token's own time is in time-to-first-token, so count the tokens after it.
+    elapsed = end - first
+    if elapsed <= 0 or tokens < 2:
+        return None
+    return (tokens - 1) / elapsed
+
+
+def format_seconds(milliseconds: float | None) -> str:
+    if milliseconds is None:
+        return ""
+    if milliseconds < 1000:
+        return f"{milliseconds:.0f} ms"
+    return f"{milliseconds / 1000:.1f} s"
+
+
+class Coalescer:
+    """Sends items at once when the line is quiet, batched per `window` seconds under pressure.
+
+    An item that arrives more than `window` after the last send goes out immediately; one that
+    arrives sooner waits for the end of that window and goes out with everything else that came
+    in meanwhile. So 100 chunks/s cost no delay and 5,000 chunks/s cost ~1/window sends a second.
+    """
+
+    def __init__(self, send: Callable[[list[Piece]], Awaitable[None]], window: float) -> None:
+        self._send = send
+        self._window = window
+        self._pending: list[Piece] = []
+        self._last = -math.inf
+        self._timer: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def add(self, piece: Piece) -> None:
+        self._pending.append(piece)
+        if self._timer is not None:
+            return
+        wait = self._last + self._window - time.monotonic()
+        if wait <= 0:
+            await self._flush()
+        else:
+            self._timer = asyncio.create_task(self._later(wait))
+
+    async def _later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._timer = None  # from here on a flush is under way and must not be cancelled
+        await self._flush()
+
+    async def _flush(self) -> None:
+        async with self._lock:
+            if not self._pending:
+                return
+            pieces, self._pending = self._pending, []
+            self._last = time.monotonic()
+            await self._send(pieces)
+
+    async def close(self) -> None:
+        """Send whatever is still waiting; call when the answer ends."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self._flush()

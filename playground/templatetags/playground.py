@@ -1,0 +1,18 @@
+"""Small display filters for messages."""
+
+from django import template
+
+from playground.stream import format_seconds
+
+register = template.Library()
+
+
+@register.filter
+def seconds(milliseconds: float | None) -> str:
+    """1234.5 -> '1.2 s', 87 -> '87 ms'."""
+    return format_seconds(milliseconds)
+
+
+@register.filter
+def rate(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"

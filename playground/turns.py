@@ -1,0 +1,62 @@
+"""One exchange with the model, as the websocket and the no-JavaScript form both run it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from playground.connections import Connection, get_connection
+from playground.forms import ComposerForm, ConversationSettingsForm
+from playground.models import Conversation, Message
+from playground.stream import build_body
+
+
+class TurnRejected(Exception):
+    """The message cannot be sent; the text says why in plain words."""
+
+
+def own_conversation(user: AbstractBaseUser | AnonymousUser, pk: int) -> Conversation | None:
+    if not user.is_authenticated:
+        return None
+    return Conversation.objects.filter(pk=pk, owner=user).first()
+
+
+def apply_settings(conversation: Conversation, data: dict[str, Any]) -> None:
+    """Save the connection, model and system prompt sent along with a message, when valid."""
+    fields = {k: data[k] for k in ("connection", "model", "system_prompt") if k in data}
+    if not fields:
+        return
+    merged = {
+        "connection": conversation.connection,
+        "model": conversation.model,
+        "system_prompt": conversation.system_prompt,
+        **fields,
+    }
+    form = ConversationSettingsForm(merged, instance=conversation)
+    if not form.is_valid():
+        first = next(iter(form.errors.values()))[0]
+        raise TurnRejected(f"The settings could not be used: {first}")
+    form.save()
+
+
+def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Message:
+    """Validate and save the person's message (and the settings sent with it) first of all."""
+    composer = ComposerForm({"message": data.get("message", "")})
+    if not composer.is_valid():
+        raise TurnRejected(composer.errors["message"][0])
+    apply_settings(conversation, data)
+    return conversation.add_user_message(composer.cleaned_data["message"])
+
+
+def prepare_answer(conversation: Conversation) -> tuple[Connection, Message, dict[str, Any]]:
+    """The connection, the empty assistant message and the body of the next request."""
+    conversation.refresh_from_db()
+    connection = get_connection(conversation.connection)
+    if connection is None:
+        raise TurnRejected("No connection is configured: set MISTRAL_BASE_URL or enable the local model.")
+    if not any(m.role == Message.Role.USER for m in conversation.history()):
+        raise TurnRejected("There is no message to answer yet.")
+    body = build_body(conversation, connection)
+    message = conversation.start_answer(connection=connection.slug, model=body["model"], body=body)
+    return connection, message, body

@@ -1,0 +1,443 @@
+"""The client for OpenAI-compatible chat servers (vLLM, llama.cpp, Mistral): the only httpx user.
+
+It turns HTTP and server-sent events into typed events and one `UpstreamError`; it knows
+nothing of Django, Channels or HTML, so a command-line tool can use it unchanged.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+# --- Events ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDelta:
+    choice: int
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDelta:
+    choice: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    choice: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """One fragment of a tool call: id and name come first, arguments in pieces after."""
+
+    choice: int
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    choice: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    usage: dict[str, Any]
+
+
+Event = RoleDelta | ContentDelta | ReasoningDelta | ToolCallDelta | Finish | Usage
+
+
+class UpstreamError(Exception):
+    """Anything that went wrong talking to the model's server, in words a person can act on."""
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.detail = detail
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status:
+            parts.append(f"(HTTP {self.status})")
+        text = " ".join(parts)
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+# --- Client ------------------------------------------------------------------------------------
+
+Client = httpx.AsyncClient
+
+
+def new_client(*, connect_timeout: float, read_timeout: float) -> Client:
+    """One client per websocket connection: building one costs tens of milliseconds."""
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+
+def _headers(api_key: str, *, accept: str = "application/json") -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": accept}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+async def list_models(*, client: httpx.AsyncClient, base_url: str, api_key: str) -> list[str]:
+    """The ids `GET {base}/models` lists."""
+    try:
+        response = await client.get(f"{base_url}/models", headers=_headers(api_key))
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, base_url) from exc
+    if response.status_code >= 400:
+        raise _status_error(response.status_code, response.content)
+    try:
+        data = response.json()["data"]
+        return [str(item["id"]) for item in data]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UpstreamError("The server's list of models was not in the expected format") from exc
+
+
+async def stream_chat(
+    body: dict[str, Any], *, client: httpx.AsyncClient, base_url: str, api_key: str
+) -> AsyncIterator[Event]:
+    """POST a streaming chat completion and yield its events.
+
+    Leaving the loop early (or cancelling the task) closes the HTTP connection, which is how
+    the server learns to stop generating.
+    """
+    url = f"{base_url}/chat/completions"
+    headers = _headers(api_key, accept="text/event-stream")
+    try:
+        async with client.stream("POST", url, json=body, headers=headers) as response:
+            if response.status_code >= 400:
+                raise _status_error(response.status_code, await response.aread())
+            splitters: dict[int, ThinkTagSplitter] = {}
+            finished: set[int] = set()
+            decoder = SSEDecoder()
+            done = False
+            async for chunk in response.aiter_bytes():
+                for data in decoder.feed(chunk):
+                    if data == "[DONE]":
+                        done = True
+                        break
+                    for event in _chunk_events(_parse_json(data), splitters):
+                        if isinstance(event, Finish):
+                            finished.add(event.choice)
+                        yield event
+                if done:
+                    break
+            if not done:
+                for data in decoder.close():
+                    if data != "[DONE]":
+                        for event in _chunk_events(_parse_json(data), splitters):
+                            if isinstance(event, Finish):
+                                finished.add(event.choice)
+                            yield event
+                if not finished:
+                    raise UpstreamError(
+                        "The model's server closed the connection before the answer was finished"
+                    )
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, base_url) from exc
+
+
+# --- Server-sent events ------------------------------------------------------------------------
+
+
+class SSEDecoder:
+    """Incremental server-sent-events decoder yielding each event's data.
+
+    Follows the HTML spec's parsing rules: lines end in CRLF, LF or CR (which may be split
+    across network reads), several `data:` lines join with newlines, `:` lines are comments
+    (keep-alives), and an event is dispatched at a blank line.
+    """
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._data: list[str] = []
+        self._pending_cr = False
+
+    def feed(self, chunk: bytes) -> Iterator[str]:
+        text = self._utf8.decode(chunk)
+        if self._pending_cr and text.startswith("\n"):
+            text = text[1:]  # the LF of a CRLF whose CR ended the previous read
+        self._pending_cr = False
+        self._buffer += text
+        yield from self._lines()
+
+    def close(self) -> Iterator[str]:
+        """Events left when the stream ends without a final blank line."""
+        self._buffer += self._utf8.decode(b"", final=True)
+        if self._buffer:
+            self._buffer += "\n"
+            yield from self._lines()
+        if self._data:
+            yield "\n".join(self._data)
+            self._data = []
+
+    def _lines(self) -> Iterator[str]:
+        buffer = self._buffer
+        start = 0
+        length = len(buffer)
+        while start < length:
+            cr = buffer.find("\r", start)
+            lf = buffer.find("\n", start)
+            if cr == -1 and lf == -1:
+                break
+            end = lf if cr == -1 or (lf != -1 and lf < cr) else cr
+            line = buffer[start:end]
+            if buffer[end] == "\r":
+                if end + 1 < length:
+                    start = end + 2 if buffer[end + 1] == "\n" else end + 1
+                else:
+                    self._pending_cr = True
+                    start = end + 1
+            else:
+                start = end + 1
+            event = self._line(line)
+            if event is not None:
+                yield event
+        self._buffer = buffer[start:]
+
+    def _line(self, line: str) -> str | None:
+        if not line:
+            if not self._data:
+                return None
+            data = "\n".join(self._data)
+            self._data = []
+            return data
+        if line.startswith(":"):
+            return None
+        field, _, value = line.partition(":")
+        if field == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return None
+
+
+def _parse_json(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise UpstreamError(
+            "The model's server sent something that is not JSON", detail=data[:200]
+        ) from exc
+
+
+def _chunk_events(chunk: Any, splitters: dict[int, ThinkTagSplitter]) -> Iterator[Event]:
+    if not isinstance(chunk, dict):
+        raise UpstreamError("The model's server sent an unexpected message", detail=str(chunk)[:200])
+    if "error" in chunk:
+        # vLLM reports failures after the stream started as an event, still with HTTP 200.
+        error = chunk["error"]
+        status = error.get("code") if isinstance(error, dict) else None
+        raise UpstreamError(
+            "The model's server reported an error while answering",
+            status=status if isinstance(status, int) else None,
+            detail=_message_from_json(chunk) or "",
+        )
+    for choice in chunk.get("choices") or []:
+        index = choice.get("index", 0)
+        delta = choice.get("delta") or {}
+        if delta.get("role"):
+            yield RoleDelta(index, delta["role"])
+        reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+        if reasoning:
+            yield ReasoningDelta(index, reasoning)
+        content = delta.get("content")
+        if isinstance(content, list):  # Mistral's API streams thinking as content chunks
+            yield from _content_parts(index, content)
+        elif content:
+            splitter = splitters.setdefault(index, ThinkTagSplitter())
+            for is_reasoning, text in splitter.feed(content):
+                yield ReasoningDelta(index, text) if is_reasoning else ContentDelta(index, text)
+        for call in delta.get("tool_calls") or []:
+            function = call.get("function") or {}
+            yield ToolCallDelta(
+                choice=index,
+                index=call.get("index", 0),
+                id=call.get("id"),
+                name=function.get("name"),
+                arguments=function.get("arguments") or "",
+            )
+        if choice.get("finish_reason"):
+            splitter = splitters.get(index)
+            if splitter:
+                for is_reasoning, text in splitter.flush():
+                    yield ReasoningDelta(index, text) if is_reasoning else ContentDelta(index, text)
+            yield Finish(index, choice["finish_reason"])
+    if chunk.get("usage") and not chunk.get("choices"):
+        yield Usage(chunk["usage"])
+    elif chunk.get("usage") and any(c.get("finish_reason") for c in chunk.get("choices") or []):
+        # Mistral's API puts the usage on the final content chunk instead of a chunk of its own.
+        yield Usage(chunk["usage"])
+
+
+def _content_parts(index: int, parts: list[Any]) -> Iterator[Event]:
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "text" and part.get("text"):
+            yield ContentDelta(index, part["text"])
+        elif part.get("type") == "thinking":
+            thinking = part.get("thinking")
+            if isinstance(thinking, str):
+                yield ReasoningDelta(index, thinking)
+            elif isinstance(thinking, list):
+                for inner in thinking:
+                    if isinstance(inner, dict) and inner.get("text"):
+                        yield ReasoningDelta(index, inner["text"])
+
+
+class ThinkTagSplitter:
+    """Moves `[THINK]…[/THINK]` or `<think>…</think>` at the start of the content into reasoning.
+
+    Mistral reasoning models served without vLLM's reasoning parser write their reasoning into
+    the content between these markers, and markers may be split across chunks, so text that
+    could still be the start of a marker is held back until the next chunk decides.
+    """
+
+    MARKERS = (("[THINK]", "[/THINK]"), ("<think>", "</think>"))
+
+    def __init__(self) -> None:
+        self._state = "start"  # start -> thinking -> answer
+        self._held = ""
+        self._close = ""
+
+    def feed(self, text: str) -> list[tuple[bool, str]]:
+        if self._state == "answer":
+            return [(False, text)]
+        self._held += text
+        out: list[tuple[bool, str]] = []
+        if self._state == "start":
+            stripped = self._held.lstrip()
+            for opening, closing in self.MARKERS:
+                if stripped.startswith(opening):
+                    self._state, self._close = "thinking", closing
+                    self._held = stripped[len(opening) :]
+                    break
+            else:
+                if stripped and any(o.startswith(stripped) for o, _ in self.MARKERS):
+                    return out  # could still become a marker
+                if not stripped:
+                    return out
+                self._state = "answer"
+                held, self._held = self._held, ""
+                return [(False, held)]
+        # thinking: emit all but a possible partial closing marker
+        position = self._held.find(self._close)
+        if position != -1:
+            reasoning = self._held[:position]
+            rest = self._held[position + len(self._close) :].lstrip("\n")
+            self._held = ""
+            self._state = "answer"
+            if reasoning:
+                out.append((True, reasoning))
+            if rest:
+                out.append((False, rest))
+            return out
+        keep = _partial_suffix(self._held, self._close)
+        emit = self._held[: len(self._held) - keep]
+        self._held = self._held[len(self._held) - keep :]
+        if emit:
+            out.append((True, emit))
+        return out
+
+    def flush(self) -> list[tuple[bool, str]]:
+        held, self._held = self._held, ""
+        if not held:
+            return []
+        return [(self._state == "thinking", held)]
+
+
+def _partial_suffix(text: str, marker: str) -> int:
+    """Length of the longest end of `text` that is the beginning of `marker`."""
+    for size in range(min(len(marker) - 1, len(text)), 0, -1):
+        if marker.startswith(text[-size:]):
+            return size
+    return 0
+
+
+# --- Errors ------------------------------------------------------------------------------------
+
+_STATUS_WORDS = {
+    400: "The model's server refused the request",
+    401: "The model's server did not accept the API key",
+    403: "The API key is not allowed to do this",
+    404: "The model's server could not find what was asked for",
+    408: "The model's server timed out",
+    413: "The request is too large for the model's server",
+    422: "The model's server refused the request",
+    429: "The model's server is busy or the rate limit was reached; try again shortly",
+}
+
+
+def _status_error(status: int, body: bytes) -> UpstreamError:
+    words = _STATUS_WORDS.get(status)
+    if words is None:
+        words = "The model's server had a problem" if status >= 500 else "The request failed"
+    text = body.decode("utf-8", errors="replace")
+    try:
+        detail = _message_from_json(json.loads(text))
+    except ValueError:
+        detail = None
+    if detail is None:
+        detail = text.strip()[:500]
+    return UpstreamError(words, status=status, detail=detail)
+
+
+def _message_from_json(data: Any) -> str | None:
+    """The human message inside vLLM's, Mistral's or FastAPI's error JSON."""
+    if isinstance(data, str):
+        return data
+    if not isinstance(data, dict):
+        return None
+    for key in ("error", "message", "detail"):
+        value = data.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            found = _message_from_json(value)
+            if found:
+                return found
+        if isinstance(value, list) and value:
+            return "; ".join(_describe_detail(item) for item in value)
+    return None
+
+
+def _describe_detail(item: Any) -> str:
+    if isinstance(item, dict):
+        location = ".".join(str(part) for part in item.get("loc", []) if part != "body")
+        message = str(item.get("msg", item))
+        return f"{location}: {message}" if location else message
+    return str(item)
+
+
+def _transport_error(exc: httpx.HTTPError, base_url: str) -> UpstreamError:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return UpstreamError(f"Timed out connecting to the model's server at {base_url}")
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc).lower()
+        if "name or service not known" in reason or "nodename nor servname" in reason:
+            return UpstreamError(f"Could not find the model's server: the host in {base_url} is unknown")
+        return UpstreamError(
+            f"Could not connect to the model's server at {base_url}. Is it running?"
+        )
+    if isinstance(exc, httpx.ReadTimeout):
+        return UpstreamError("The model's server stopped answering (no data before the read timeout)")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return UpstreamError("The connection to the model's server broke off in the middle of the answer")
+    return UpstreamError(f"Could not talk to the model's server at {base_url}", detail=str(exc))

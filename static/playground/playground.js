@@ -1,0 +1,62 @@
+// Small behaviours htmx does not cover: Enter to send, socket state, collapsing reasoning.
+(function () {
+  "use strict";
+
+  function composer() { return document.getElementById("composer"); }
+
+  function busy() {
+    var buttons = document.getElementById("composer-buttons");
+    return buttons && buttons.dataset.busy === "true";
+  }
+
+  // Enter sends, Shift+Enter adds a line; IME composition (Japanese, Chinese…) is left alone.
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (target.id !== "id_message" || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    if (!busy() && target.value.trim()) composer().requestSubmit();
+  });
+
+  // The text is cleared only once the socket has really sent it, so nothing typed is lost offline.
+  document.addEventListener("htmx:wsAfterSend", function (event) {
+    if (event.target.id === "composer") {
+      var box = document.getElementById("id_message");
+      box.value = "";
+      box.focus();
+    }
+  });
+
+  // While an answer streams, Send stays disabled: a second message would be refused.
+  document.addEventListener("htmx:wsConfigSend", function (event) {
+    if (event.target.id === "composer" && busy()) event.preventDefault();
+  });
+
+  function setSocketState(state, text) {
+    var status = document.getElementById("socket-status");
+    if (!status) return;
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+  document.addEventListener("htmx:wsOpen", function () { setSocketState("open", "Connected"); });
+  document.addEventListener("htmx:wsClose", function () {
+    setSocketState("closed", "Connection lost. Reconnecting… (messages you send wait until it is back)");
+  });
+
+  // Keep the newest text in view unless the reader scrolled up to read something earlier.
+  var stickToBottom = true;
+  window.addEventListener("scroll", function () {
+    stickToBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+  }, { passive: true });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    if (stickToBottom) window.scrollTo(0, document.body.scrollHeight);
+  });
+
+  // The server marks the reasoning summary when the answer starts: fold the reasoning away then.
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.matches && elt.matches("[data-collapse-reasoning]")) {
+      var details = elt.closest("details");
+      if (details) details.open = false;
+    }
+  });
+})();
