@@ -7,7 +7,9 @@ from playground.models import Conversation, Message, UpstreamConnection
 
 
 class UpstreamConnectionForm(forms.ModelForm):
-    base_url = forms.URLField(assume_scheme="http", help_text=UpstreamConnection.base_url.field.help_text)
+    base_url = forms.URLField(
+        assume_scheme="http", help_text=UpstreamConnection.base_url.field.help_text
+    )
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),

@@ -1,4 +1,4 @@
-"""Where answers come from: the built-in connections (from settings) and those added in the admin."""
+"""Where answers come from: built-in connections (from settings) and those added in the admin."""
 
 from __future__ import annotations
 

@@ -11,8 +11,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from playground import fragments, turns, upstream
-from playground.models import Conversation
-from playground.stream import Coalescer, generate
+from playground.connections import Connection
+from playground.models import Conversation, Message
+from playground.stream import Coalescer, Piece, generate
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -67,30 +68,36 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self._send(fragments.append_message(message) + fragments.notice())
         elif action != "retry":
             return
-        self.turn = asyncio.create_task(self._answer(conversation))
-
-    async def _answer(self, conversation: Conversation) -> None:
         try:
-            connection, message, body = await database_sync_to_async(turns.prepare_answer)(
+            connection, answer, body = await database_sync_to_async(turns.prepare_answer)(
                 conversation
             )
         except turns.TurnRejected as exc:
             await self._send(fragments.notice(str(exc)))
             return
-        await self._send(fragments.append_message(message) + fragments.composer_buttons(busy=True))
+        await self._send(fragments.append_message(answer) + fragments.composer_buttons(busy=True))
+        started = asyncio.Event()
+        self.turn = asyncio.create_task(self._stream(connection, answer, body, started))
+        # Messages are handled one at a time, so a Stop cannot arrive before the task is inside
+        # its try block and can save the answer as stopped.
+        await started.wait()
 
-        async def send_pieces(batch: list) -> None:
-            await self._send(fragments.pieces(message, batch))
+    async def _stream(
+        self, connection: Connection, answer: Message, body: dict[str, Any], started: asyncio.Event
+    ) -> None:
+        async def send_pieces(batch: list[Piece]) -> None:
+            await self._send(fragments.pieces(answer, batch))
 
         outbox = Coalescer(send_pieces, settings.STREAM_COALESCE_SECONDS)
         try:
+            started.set()
             await generate(
-                message, body, client=self.client, connection=connection, on_piece=outbox.add
+                answer, body, client=self.client, connection=connection, on_piece=outbox.add
             )
         finally:
             await outbox.close()
             await self._send(
-                fragments.replace_message(message) + fragments.composer_buttons(busy=False)
+                fragments.replace_message(answer) + fragments.composer_buttons(busy=False)
             )
 
     async def _conversation(self) -> Conversation | None:

@@ -14,7 +14,9 @@ class ConversationSettingsForm(forms.ModelForm):
     system_prompt = forms.CharField(
         label="System prompt",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "e.g. You are a concise assistant."}),
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "e.g. You are a concise assistant."}
+        ),
         help_text="Instructions the model reads before the conversation. Leave empty for none.",
     )
 

@@ -28,8 +28,8 @@ _MD = MarkdownIt("commonmark", {"highlight": _highlight, "html": False}).enable(
 
 _TAGS = {
     "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-    "li", "ol", "p", "pre", "span", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
-    "img",
+    "li", "ol", "p", "pre", "s", "span", "strong", "table", "tbody", "td", "th", "thead", "tr",
+    "ul", "img",
 }  # fmt: skip
 _ATTRIBUTES = {
     "a": {"href", "title"},

@@ -78,7 +78,7 @@ class Conversation(models.Model):
         )
 
     def history(self) -> list[Message]:
-        """Messages that are sent upstream: failed answers are kept for the person, not the model."""
+        """Messages sent upstream: failed answers are kept for the person, not the model."""
         return [m for m in self.messages.all() if m.status != Message.Status.ERROR]
 
     def upstream_messages(self) -> list[dict[str, Any]]:
@@ -111,7 +111,9 @@ class Message(models.Model):
         STOPPED = "stopped", "Stopped"
         ERROR = "error", "Failed"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     role = models.CharField(max_length=20, choices=Role.choices)
     content = models.TextField(blank=True)
     # Markdown rendered and sanitised once when the message is complete, so pages never re-render.

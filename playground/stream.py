@@ -1,4 +1,4 @@
-"""Turning a stream of upstream events into a saved assistant message, and pacing what the page gets."""
+"""Turning upstream events into a saved assistant message, and pacing what the page gets."""
 
 from __future__ import annotations
 
@@ -142,7 +142,9 @@ class _Turn:
         await asyncio.shield(message.asave())
 
 
-def _tokens_per_second(usage: dict[str, Any] | None, first: float | None, end: float) -> float | None:
+def _tokens_per_second(
+    usage: dict[str, Any] | None, first: float | None, end: float
+) -> float | None:
     """Generation speed from the server's token count and our clock (vLLM sends no timings)."""
     tokens = (usage or {}).get("completion_tokens")
     if not tokens or first is None:

@@ -54,7 +54,9 @@ def prepare_answer(conversation: Conversation) -> tuple[Connection, Message, dic
     conversation.refresh_from_db()
     connection = get_connection(conversation.connection)
     if connection is None:
-        raise TurnRejected("No connection is configured: set MISTRAL_BASE_URL or enable the local model.")
+        raise TurnRejected(
+            "No connection is configured: set MISTRAL_BASE_URL or enable the local model."
+        )
     if not any(m.role == Message.Role.USER for m in conversation.history()):
         raise TurnRejected("There is no message to answer yet.")
     body = build_body(conversation, connection)

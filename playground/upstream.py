@@ -239,7 +239,9 @@ def _parse_json(data: str) -> Any:
 
 def _chunk_events(chunk: Any, splitters: dict[int, ThinkTagSplitter]) -> Iterator[Event]:
     if not isinstance(chunk, dict):
-        raise UpstreamError("The model's server sent an unexpected message", detail=str(chunk)[:200])
+        raise UpstreamError(
+            "The model's server sent an unexpected message", detail=str(chunk)[:200]
+        )
     if "error" in chunk:
         # vLLM reports failures after the stream started as an event, still with HTTP 200.
         error = chunk["error"]
@@ -432,12 +434,18 @@ def _transport_error(exc: httpx.HTTPError, base_url: str) -> UpstreamError:
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc).lower()
         if "name or service not known" in reason or "nodename nor servname" in reason:
-            return UpstreamError(f"Could not find the model's server: the host in {base_url} is unknown")
+            return UpstreamError(
+                f"Could not find the model's server: the host in {base_url} is unknown"
+            )
         return UpstreamError(
             f"Could not connect to the model's server at {base_url}. Is it running?"
         )
     if isinstance(exc, httpx.ReadTimeout):
-        return UpstreamError("The model's server stopped answering (no data before the read timeout)")
+        return UpstreamError(
+            "The model's server stopped answering (no data before the read timeout)"
+        )
     if isinstance(exc, httpx.RemoteProtocolError):
-        return UpstreamError("The connection to the model's server broke off in the middle of the answer")
+        return UpstreamError(
+            "The connection to the model's server broke off in the middle of the answer"
+        )
     return UpstreamError(f"Could not talk to the model's server at {base_url}", detail=str(exc))

@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from playground import turns, upstream
 from playground.connections import all_connections, default_connection, get_connection, models_of
-from playground.forms import ConversationSettingsForm
 from playground.models import Conversation
 from playground.stream import generate
 
@@ -119,7 +118,7 @@ async def model_picker(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 async def send_message(request: HttpRequest, pk: int) -> HttpResponse:
-    """The composer without JavaScript: save the message, wait for the whole answer, show the page."""
+    """The composer without JavaScript: save the message, wait for the whole answer, redirect."""
     user = await request.auser()
     conversation = await sync_to_async(turns.own_conversation)(user, pk)
     if conversation is None:

@@ -38,7 +38,9 @@ def sse(*payloads: object, done: bool = True, newline: str = "\n") -> bytes:
     return "".join(events).encode()
 
 
-def transport_for(body: bytes, *, status: int = 200, pieces: int | None = None) -> httpx.MockTransport:
+def transport_for(
+    body: bytes, *, status: int = 200, pieces: int | None = None
+) -> httpx.MockTransport:
     """Answers every request with `body`, cut into `pieces`-byte network reads when given."""
 
     class Body(httpx.AsyncByteStream):
@@ -110,7 +112,11 @@ def test_several_data_lines_form_one_event():
 
 def test_cr_only_line_endings_split_across_reads():
     decoder = SSEDecoder()
-    events = list(decoder.feed(b"data: one\r")) + list(decoder.feed(b"\r")) + list(decoder.feed(b"data: two\r\r"))
+    events = (
+        list(decoder.feed(b"data: one\r"))
+        + list(decoder.feed(b"\r"))
+        + list(decoder.feed(b"data: two\r\r"))
+    )
     assert events == ["one", "two"]
 
 
@@ -122,7 +128,13 @@ async def test_reasoning_content_of_older_vllm_is_reasoning_too():
 async def test_error_sent_inside_the_stream_becomes_an_upstream_error_after_the_text():
     body = sse(
         chunk({"content": "partial"}),
-        {"error": {"message": "Requested sample logprobs of 50", "type": "BadRequestError", "code": 400}},
+        {
+            "error": {
+                "message": "Requested sample logprobs of 50",
+                "type": "BadRequestError",
+                "code": 400,
+            }
+        },
     )
     seen = []
     with pytest.raises(UpstreamError) as caught:
@@ -157,7 +169,18 @@ async def test_malformed_json_is_a_clear_error():
 
 async def test_tool_call_fragments_are_passed_on_by_index():
     body = sse(
-        chunk({"tool_calls": [{"id": "aB3dE5gH7", "type": "function", "index": 0, "function": {"name": "get_weather"}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "id": "aB3dE5gH7",
+                        "type": "function",
+                        "index": 0,
+                        "function": {"name": "get_weather"},
+                    }
+                ]
+            }
+        ),
         chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Pa'}}]}),
         chunk({}, finish="tool_calls"),
     )
@@ -204,21 +227,64 @@ def test_think_markers_in_content_are_split_into_reasoning(pieces, reasoning, an
 
 
 async def test_think_markers_arrive_as_reasoning_events():
-    body = sse(chunk({"content": "[THINK]why"}), chunk({"content": "[/THINK]Because"}), chunk({}, finish="stop"))
-    assert await collect(body) == [ReasoningDelta(0, "why"), ContentDelta(0, "Because"), Finish(0, "stop")]
+    body = sse(
+        chunk({"content": "[THINK]why"}),
+        chunk({"content": "[/THINK]Because"}),
+        chunk({}, finish="stop"),
+    )
+    assert await collect(body) == [
+        ReasoningDelta(0, "why"),
+        ContentDelta(0, "Because"),
+        Finish(0, "stop"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("status", "body", "words", "detail"),
     [
-        (400, {"error": {"message": "temperature must be in [0, 2]", "type": "BadRequestError", "code": 400}},
-         "refused the request", "temperature must be in [0, 2]"),
+        (
+            400,
+            {
+                "error": {
+                    "message": "temperature must be in [0, 2]",
+                    "type": "BadRequestError",
+                    "code": 400,
+                }
+            },
+            "refused the request",
+            "temperature must be in [0, 2]",
+        ),
         (401, {"error": "Unauthorized"}, "did not accept the API key", "Unauthorized"),
-        (404, {"error": {"message": "The model `x` does not exist.", "code": 404}}, "could not find", "The model `x` does not exist."),
-        (422, {"object": "error", "message": {"detail": [{"loc": ["body", "seed"], "msg": "Extra inputs are not permitted"}]}},
-         "refused the request", "seed: Extra inputs are not permitted"),
-        (422, {"detail": [{"loc": ["body", "max_completion_tokens"], "msg": "Extra inputs are not permitted"}]},
-         "refused the request", "max_completion_tokens: Extra inputs are not permitted"),
+        (
+            404,
+            {"error": {"message": "The model `x` does not exist.", "code": 404}},
+            "could not find",
+            "The model `x` does not exist.",
+        ),
+        (
+            422,
+            {
+                "object": "error",
+                "message": {
+                    "detail": [{"loc": ["body", "seed"], "msg": "Extra inputs are not permitted"}]
+                },
+            },
+            "refused the request",
+            "seed: Extra inputs are not permitted",
+        ),
+        (
+            422,
+            {
+                "detail": [
+                    {
+                        "loc": ["body", "max_completion_tokens"],
+                        "msg": "Extra inputs are not permitted",
+                    }
+                ]
+            },
+            "refused the request",
+            "max_completion_tokens: Extra inputs are not permitted",
+        ),
         (503, "upstream connect error", "had a problem", "upstream connect error"),
     ],
 )
@@ -234,7 +300,9 @@ async def test_error_answers_carry_status_and_the_servers_own_message(status, bo
 async def test_refused_connection_is_explained_in_plain_words():
     async with httpx.AsyncClient() as client:
         with pytest.raises(UpstreamError, match="Could not connect .* Is it running"):
-            async for _ in upstream.stream_chat({}, client=client, base_url="http://127.0.0.1:9/v1", api_key=""):
+            async for _ in upstream.stream_chat(
+                {}, client=client, base_url="http://127.0.0.1:9/v1", api_key=""
+            ):
                 pass
 
 
@@ -246,7 +314,10 @@ async def test_api_key_is_sent_as_bearer_only_when_set():
         return httpx.Response(200, json={"object": "list", "data": [{"id": "a"}, {"id": "b"}]})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        assert await upstream.list_models(client=client, base_url=BASE, api_key="sk-1") == ["a", "b"]
+        assert await upstream.list_models(client=client, base_url=BASE, api_key="sk-1") == [
+            "a",
+            "b",
+        ]
         await upstream.list_models(client=client, base_url=BASE, api_key="")
     assert seen[0].headers["authorization"] == "Bearer sk-1"
     assert "authorization" not in seen[1].headers

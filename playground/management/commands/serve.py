@@ -1,0 +1,106 @@
+"""Run everything `make run` needs: the local model, the vLLM simulator and daphne."""
+
+import signal
+import subprocess
+import sys
+from contextlib import ExitStack
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from playground.localmodel import LocalModelProcess, die_with_parent, terminate
+
+
+class Command(BaseCommand):
+    help = "Serve HexPlay with daphne, beside the local model and the simulator; Ctrl+C stops all."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="address daphne listens on")
+        parser.add_argument("--port", type=int, default=8000, help="port daphne listens on")
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        # SIGTERM (from a supervisor or `kill`) stops everything the way Ctrl+C does.
+        signal.signal(signal.SIGTERM, _interrupt)
+        # Whatever happens below, leaving this block stops what was started, newest first.
+        with ExitStack() as running:
+            try:
+                self._start_local_model(running)
+                self._start_simulator(running)
+                daphne = self._start_daphne(running, host, port)
+                self.stdout.write(self.style.SUCCESS(f"\nHexPlay: {site_url(host, port)}"))
+                self.stdout.write("Press Ctrl+C to stop.\n")
+                returncode = daphne.wait()
+            except KeyboardInterrupt:
+                # A second Ctrl+C must not cut the clean-up short and leave a child behind.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                self.stdout.write("\nStopping…")
+                return
+        if returncode != 0:
+            raise CommandError(f"daphne exited with code {returncode}")
+
+    def _start_local_model(self, running: ExitStack) -> None:
+        if not settings.LOCAL_MODEL_ENABLED:
+            return
+        if not settings.LOCAL_MODEL_FILE.is_file():
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Not starting the local model: {settings.LOCAL_MODEL_FILE} is missing "
+                    "(`make run` downloads it; LOCAL_MODEL_ENABLED=false hides this warning)."
+                )
+            )
+            return
+        model = LocalModelProcess(
+            settings.LOCAL_MODEL_FILE,
+            settings.LOCAL_MODEL_HOST,
+            settings.LOCAL_MODEL_PORT,
+            model_name=settings.LOCAL_MODEL_NAME,
+            log_file=settings.VAR_DIR / "localmodel.log",
+        )
+        try:
+            running.enter_context(model)
+        except RuntimeError as error:
+            # The rest of the site still works; the local connection will report it is down.
+            self.stderr.write(self.style.WARNING(f"Not starting the local model: {error}"))
+            return
+        self.stdout.write(f"Local model {settings.LOCAL_MODEL_NAME} on {model.base_url}")
+
+    def _start_simulator(self, running: ExitStack) -> None:
+        if not settings.SIMULATOR_ENABLED:
+            return
+        from playground.simulator import Simulator
+
+        # Slow enough that streaming is visible in the page.
+        simulator = Simulator("127.0.0.1", settings.SIMULATOR_PORT, chunks_per_second=40)
+        simulator.start()
+        running.callback(simulator.stop)
+        self.stdout.write(f"vLLM simulator on {settings.SIMULATOR_URL}")
+
+    def _start_daphne(self, running: ExitStack, host: str, port: int) -> subprocess.Popen[bytes]:
+        # Daphne wants "hexplay.asgi:application" where Django says "hexplay.asgi.application".
+        module, attribute = settings.ASGI_APPLICATION.rsplit(".", 1)
+        daphne = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), f"{module}:{attribute}"],
+            cwd=settings.BASE_DIR,
+            stdin=subprocess.DEVNULL,
+            # Its own process group, so Ctrl+C reaches only us and we stop it in order.
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        running.callback(terminate, daphne)
+        return daphne
+
+
+def site_url(host: str, port: int) -> str:
+    """The address to open in a browser for a server listening on `host`."""
+    if host in {"0.0.0.0", "::", ""}:
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,92 @@
+"""Shared fixtures: the project's vLLM simulator on loopback, users, conversations, sockets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from playground.simulator import Simulator
+
+MISTRAL_SMALL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
+MAGISTRAL = "mistralai/Magistral-Small-2506"
+
+
+@pytest.fixture(scope="session")
+def simulator_server():
+    server = Simulator().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def simulator(simulator_server, settings):
+    """The simulator as the only connection, reset to full speed with an empty request log."""
+    simulator_server.requests.clear()
+    simulator_server.chunks_per_second = 0.0
+    simulator_server.first_token_delay = 0.0
+    settings.MISTRAL_BASE_URL = ""
+    settings.LOCAL_MODEL_ENABLED = False
+    settings.SIMULATOR_ENABLED = True
+    settings.SIMULATOR_URL = simulator_server.base_url
+    return simulator_server
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("ada", password="correct horse battery")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("mallory", password="correct horse battery")
+
+
+@pytest.fixture
+def make_conversation(user) -> Callable:
+    from playground.models import Conversation
+
+    def make(owner=None, model: str = MISTRAL_SMALL, **fields) -> Conversation:
+        return Conversation.objects.create(
+            owner=owner or user, connection="simulator", model=model, **fields
+        )
+
+    return make
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def open_socket(conversation_pk: int, user=None, origin: bytes = b"http://localhost"):
+    """A websocket to the real ASGI application, as the browser opens it."""
+    from asgiref.sync import sync_to_async
+
+    from hexplay.asgi import application
+
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if user is not None:
+        headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
+    communicator = WebsocketCommunicator(
+        application, f"/ws/conversations/{conversation_pk}/", headers=headers
+    )
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def receive_until(communicator, pattern: str, timeout: float = 10.0) -> list[str]:
+    """Every fragment received, up to and including the first that matches `pattern`."""
+    received = []
+    while True:
+        fragment = await communicator.receive_from(timeout=timeout)
+        received.append(fragment)
+        if re.search(pattern, fragment):
+            return received
+
+
+# The consumer's final fragment for an answer re-renders the whole message without streaming state.
+ANSWER_DONE = r'id="composer-buttons"[^>]*data-busy="false"'

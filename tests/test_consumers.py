@@ -1,0 +1,314 @@
+"""The conversation websocket, through hexplay.asgi.application, against the simulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from playground.models import Message
+from tests.conftest import ANSWER_DONE, MAGISTRAL, open_socket, receive_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# A fragment that appends answer text: the first words have arrived.
+FIRST_WORDS = r'-content" hx-swap-oob="beforeend">'
+
+
+def appended_text(fragments: list[str], target: str) -> str:
+    """The text the page appended to element `target`, in order, as the browser would see it."""
+    pattern = re.compile(
+        rf'<span id="{re.escape(target)}" hx-swap-oob="beforeend">(.*?)</span>', re.S
+    )
+    return "".join(html.unescape(m) for f in fragments for m in pattern.findall(f))
+
+
+async def messages_of(conversation) -> list[Message]:
+    return await sync_to_async(lambda: list(conversation.messages.all()))()
+
+
+async def send_and_wait(socket, text: str, **extra) -> list[str]:
+    await socket.send_json_to({"message": text, **extra})
+    return await receive_until(socket, ANSWER_DONE)
+
+
+async def test_answer_streams_in_order_and_is_saved_once_complete(
+    simulator, user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)()
+    socket, connected = await open_socket(conversation.pk, user)
+    assert connected
+    fragments = await send_and_wait(socket, "Tell me about tides")
+    await socket.disconnect()
+
+    user_message, answer = await messages_of(conversation)
+    assert user_message.role == "user" and user_message.content == "Tell me about tides"
+    assert answer.status == "complete" and answer.finish_reason == "stop"
+    # What streamed, piece by piece, is exactly what was saved.
+    assert appended_text(fragments, f"{answer.dom_id}-content") == answer.content
+    assert answer.content and answer.content_html
+    assert answer.usage["completion_tokens"] > 0
+    assert (
+        answer.time_to_first_token_ms is not None
+        and answer.duration_ms >= answer.time_to_first_token_ms
+    )
+    assert answer.tokens_per_second and answer.tokens_per_second > 0
+    # The request that went out: the history, streaming with usage, and nothing secret.
+    sent = simulator.requests[-1].body
+    assert sent["messages"] == [{"role": "user", "content": "Tell me about tides"}]
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert answer.request_body == sent
+    # The user's message was on the page before the first word of the answer.
+    assert "Tell me about tides" in fragments[0]
+
+
+async def test_system_prompt_and_history_are_sent_upstream(simulator, user, make_conversation):
+    conversation = await sync_to_async(make_conversation)(system_prompt="Answer in French.")
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(socket, "First")
+    await send_and_wait(socket, "Second")
+    await socket.disconnect()
+    first_answer = (await messages_of(conversation))[1]
+    assert [(m["role"], m["content"]) for m in simulator.requests[-1].body["messages"]] == [
+        ("system", "Answer in French."),
+        ("user", "First"),
+        ("assistant", first_answer.content),
+        ("user", "Second"),
+    ]
+
+
+async def test_settings_sent_with_the_message_are_used_and_saved(
+    simulator, user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(
+        socket, "Hi", model=MAGISTRAL, system_prompt="Be brief.", connection="simulator"
+    )
+    await socket.disconnect()
+    await conversation.arefresh_from_db()
+    assert conversation.model == MAGISTRAL and conversation.system_prompt == "Be brief."
+    assert simulator.requests[-1].body["model"] == MAGISTRAL
+
+
+async def test_reasoning_streams_separately_from_the_answer(simulator, user, make_conversation):
+    conversation = await sync_to_async(make_conversation)(model=MAGISTRAL)
+    socket, _ = await open_socket(conversation.pk, user)
+    fragments = await send_and_wait(socket, "Why is the sky blue?")
+    await socket.disconnect()
+
+    answer = (await messages_of(conversation))[-1]
+    assert answer.reasoning and answer.content
+    assert appended_text(fragments, f"{answer.dom_id}-reasoning-text") == answer.reasoning
+    assert appended_text(fragments, f"{answer.dom_id}-content") == answer.content
+    joined = "".join(fragments)
+    # Reasoning came first, then the summary that folds it away, then the answer.
+    assert joined.index(f"{answer.dom_id}-reasoning-text") < joined.index("data-collapse-reasoning")
+    assert joined.index("data-collapse-reasoning") < joined.index(
+        f'id="{answer.dom_id}-content" hx-swap-oob'
+    )
+    assert answer.reasoning_ms is not None
+    # Once stored, the block is rendered collapsed with its duration.
+    assert re.search(r'<details id="[^"]+-reasoning" class="reasoning">', fragments[-1])
+    assert "Reasoning · " in fragments[-1]
+
+
+async def test_model_output_is_escaped_in_every_fragment(simulator, user, make_conversation):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    fragments = await send_and_wait(
+        socket, "<script>alert('x')</script> <img src=x onerror=alert(1)>"
+    )
+    await socket.disconnect()
+    joined = "".join(fragments)
+    assert "<script>" not in joined and "<img src=x" not in joined
+    assert "&lt;script&gt;" in joined
+
+
+async def test_stop_cancels_the_upstream_request_and_keeps_the_partial_answer(
+    simulator, user, make_conversation
+):
+    simulator.chunks_per_second = 20
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await socket.send_json_to({"message": "Write a long story [[sim:long]]"})
+    await receive_until(socket, FIRST_WORDS)  # the first words arrived
+    await socket.send_json_to({"action": "stop"})
+    fragments = await receive_until(socket, ANSWER_DONE)
+    record = await asyncio.to_thread(simulator.wait_for, lambda r: r.disconnected, 5.0)
+    assert not record.completed
+    answer = (await messages_of(conversation))[-1]
+    assert answer.status == "stopped" and answer.content
+    assert "Stopped" in fragments[-1]
+    await socket.disconnect()
+
+
+async def test_closing_the_tab_cancels_the_upstream_request_and_saves(
+    simulator, user, make_conversation
+):
+    simulator.chunks_per_second = 20
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await socket.send_json_to({"message": "A long one [[sim:long]]"})
+    await receive_until(socket, FIRST_WORDS)
+    await socket.disconnect()
+    await asyncio.to_thread(simulator.wait_for, lambda r: r.disconnected, 5.0)
+    answer = (await messages_of(conversation))[-1]
+    assert answer.status == "stopped" and answer.content
+
+
+async def test_long_answers_are_checkpointed_while_streaming(
+    simulator, user, make_conversation, settings
+):
+    settings.STREAM_CHECKPOINT_SECONDS = 0.2
+    simulator.chunks_per_second = 50
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await socket.send_json_to({"message": "Go on [[sim:long]]"})
+    await receive_until(socket, FIRST_WORDS)
+    await asyncio.sleep(0.8)
+    answer = (await messages_of(conversation))[-1]
+    assert answer.status == "streaming" and answer.content  # saved before the end
+    await socket.send_json_to({"action": "stop"})
+    await receive_until(socket, ANSWER_DONE)
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("hook", "status", "words"),
+    [
+        ("[[sim:status=503]]", "503", "had a problem"),
+        ("[[sim:status=400]]", "400", "refused the request"),
+    ],
+)
+async def test_upstream_error_is_shown_with_retry_and_nothing_is_lost(
+    simulator, user, make_conversation, hook, status, words
+):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    fragments = await send_and_wait(socket, f"Hello {hook}")
+    await socket.disconnect()
+    user_message, answer = await messages_of(conversation)
+    assert user_message.content == f"Hello {hook}"
+    assert answer.status == "error" and f"HTTP {status}" in answer.error and words in answer.error
+    assert 'role="alert"' in fragments[-1] and "Retry" in fragments[-1]
+    assert html.escape(answer.error, quote=False) in fragments[-1].replace("&#x27;", "'")
+
+
+async def test_unknown_model_shows_the_servers_message(simulator, user, make_conversation):
+    conversation = await sync_to_async(make_conversation)(model="no-such-model")
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(socket, "Hi")
+    await socket.disconnect()
+    answer = (await messages_of(conversation))[-1]
+    assert "HTTP 404" in answer.error and "does not exist" in answer.error
+
+
+async def test_error_in_the_middle_of_the_stream_keeps_the_partial_answer(
+    simulator, user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    fragments = await send_and_wait(socket, "Hi [[sim:stream-error]]")
+    await socket.disconnect()
+    answer = (await messages_of(conversation))[-1]
+    assert answer.status == "error" and answer.content
+    assert "kept above" in fragments[-1]
+
+
+async def test_refused_connection_is_reported_and_the_message_kept(
+    simulator, user, make_conversation, settings
+):
+    settings.SIMULATOR_URL = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(socket, "Anyone there?")
+    await socket.disconnect()
+    user_message, answer = await messages_of(conversation)
+    assert user_message.content == "Anyone there?"
+    assert "Could not connect" in answer.error
+
+
+async def test_retry_answers_again_and_keeps_the_failed_attempt(simulator, user, make_conversation):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(socket, "Hello [[sim:status=503]]")
+    # The hook is in the user's message, so make the next attempt succeed by editing it.
+    first = (await messages_of(conversation))[0]
+    first.content = "Hello"
+    await first.asave()
+    await socket.send_json_to({"action": "retry"})
+    await receive_until(socket, ANSWER_DONE)
+    await socket.disconnect()
+    statuses = [m.status for m in await messages_of(conversation) if m.role == "assistant"]
+    assert statuses == ["error", "complete"]
+    # The failed attempt is not part of what the model is sent.
+    assert [m["role"] for m in simulator.requests[-1].body["messages"]] == ["user"]
+
+
+async def test_empty_message_is_refused_in_plain_words(simulator, user, make_conversation):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await socket.send_json_to({"message": "   "})
+    fragment = await socket.receive_from(timeout=5)
+    await socket.disconnect()
+    assert "Type a message first." in fragment
+    assert await messages_of(conversation) == []
+    assert simulator.requests == []
+
+
+async def test_a_second_message_while_answering_is_refused_not_lost(
+    simulator, user, make_conversation
+):
+    simulator.chunks_per_second = 20
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await socket.send_json_to({"message": "First [[sim:long]]"})
+    await receive_until(socket, FIRST_WORDS)
+    await socket.send_json_to({"message": "Second"})
+    fragments = await receive_until(socket, "Press Stop first")
+    await socket.send_json_to({"action": "stop"})
+    await receive_until(socket, ANSWER_DONE)
+    await socket.disconnect()
+    assert any("Press Stop first" in f for f in fragments)
+    assert [m.content for m in await messages_of(conversation) if m.role == "user"] == [
+        "First [[sim:long]]"
+    ]
+
+
+async def test_foreign_origin_is_refused(simulator, user, make_conversation):
+    conversation = await sync_to_async(make_conversation)()
+    socket, connected = await open_socket(conversation.pk, user, origin=b"http://evil.example")
+    assert not connected
+    await socket.disconnect()
+
+
+async def test_another_users_conversation_is_refused(
+    simulator, user, other_user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)(owner=other_user)
+    socket, connected = await open_socket(conversation.pk, user)
+    assert not connected
+    await socket.disconnect()
+
+
+async def test_anonymous_visitor_is_refused(simulator, make_conversation):
+    conversation = await sync_to_async(make_conversation)()
+    socket, connected = await open_socket(conversation.pk, None)
+    assert not connected
+    await socket.disconnect()
+
+
+async def test_conversation_deleted_while_open_stops_accepting_messages(
+    simulator, user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await conversation.adelete()
+    await socket.send_json_to({"message": "still there?"})
+    output = await socket.receive_output(timeout=5)
+    assert output["type"] == "websocket.close"
+    assert simulator.requests == []

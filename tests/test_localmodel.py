@@ -1,0 +1,78 @@
+"""The local llama.cpp server, started as `make run` starts it, answering over real HTTP."""
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+
+from playground.localmodel import LocalModelProcess
+
+pytestmark = pytest.mark.localmodel
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModelProcess]:
+    if not settings.LOCAL_MODEL_FILE.is_file():
+        pytest.skip(f"{settings.LOCAL_MODEL_FILE} is missing: `make test` downloads it")
+    model = LocalModelProcess(
+        settings.LOCAL_MODEL_FILE,
+        port=free_port(),
+        model_name=settings.LOCAL_MODEL_NAME,
+        log_file=tmp_path_factory.mktemp("localmodel") / "server.log",
+    )
+    with model:
+        yield model
+
+
+def test_models_lists_the_local_model(local_model: LocalModelProcess) -> None:
+    response = httpx.get(f"{local_model.base_url}/models")
+
+    assert response.status_code == 200
+    assert [m["id"] for m in response.json()["data"]] == [settings.LOCAL_MODEL_NAME]
+
+
+def test_streamed_chat_sends_content_deltas_then_usage(local_model: LocalModelProcess) -> None:
+    body = {
+        "model": settings.LOCAL_MODEL_NAME,
+        "messages": [{"role": "user", "content": "Say hello."}],
+        "max_tokens": 16,
+        "seed": 1,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with httpx.stream("POST", f"{local_model.base_url}/chat/completions", json=body) as response:
+        assert response.status_code == 200
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+    choices = [c["choices"][0] for c in chunks if c["choices"]]
+    assert [c["delta"]["content"] for c in choices if c["delta"].get("content")]
+    assert [c["finish_reason"] for c in choices if c["finish_reason"]] in (["stop"], ["length"])
+    # With include_usage the last chunk carries the usage and no choices.
+    assert chunks[-1]["choices"] == []
+    usage = chunks[-1]["usage"]
+    assert usage["prompt_tokens"] > 0
+    assert 0 < usage["completion_tokens"] <= 16
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_start_shows_the_server_log_when_the_model_cannot_load(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a model" * 100)
+    model = LocalModelProcess(broken, port=free_port(), log_file=tmp_path / "server.log")
+
+    with pytest.raises(RuntimeError, match="exited with code") as error:
+        model.start()
+
+    assert "failed to load model" in str(error.value)
