@@ -65,7 +65,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except turns.TurnRejected as exc:
                 await self._send(fragments.notice(str(exc)))
                 return
-            await self._send(fragments.append_message(message) + fragments.notice())
+            await self._send(
+                fragments.append_message(message)
+                + fragments.notice()
+                + fragments.retitle(conversation)
+            )
         elif action != "retry":
             return
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.template.loader import render_to_string
 
-from playground.models import Message
+from playground.models import Conversation, Message
 from playground.stream import Piece
 
 _PAGE = "playground/conversation.html"
@@ -21,6 +21,11 @@ def replace_message(message: Message) -> str:
 
 def pieces(message: Message, batch: list[Piece]) -> str:
     return render_to_string(f"{_PAGE}#pieces", {"message": message, "pieces": merge(batch)})
+
+
+def retitle(conversation: Conversation) -> str:
+    """The heading and the sidebar entry, once the first message has named the conversation."""
+    return render_to_string(f"{_PAGE}#retitle", {"conversation": conversation})
 
 
 def composer_buttons(*, busy: bool) -> str:

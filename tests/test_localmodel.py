@@ -76,3 +76,36 @@ def test_start_shows_the_server_log_when_the_model_cannot_load(tmp_path: Path) -
         model.start()
 
     assert "failed to load model" in str(error.value)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_local_model_answers_through_the_playground_and_the_answer_is_stored(
+    local_model: LocalModelProcess, user, settings
+) -> None:
+    from asgiref.sync import sync_to_async
+
+    from playground.models import Conversation
+    from tests.conftest import ANSWER_DONE, open_socket, receive_until
+
+    settings.MISTRAL_BASE_URL = ""
+    settings.SIMULATOR_ENABLED = False
+    settings.LOCAL_MODEL_ENABLED = True
+    settings.LOCAL_MODEL_URL = local_model.base_url
+    conversation = await Conversation.objects.acreate(
+        owner=user, connection="local", model=settings.LOCAL_MODEL_NAME
+    )
+    socket, connected = await open_socket(conversation.pk, user)
+    assert connected
+    await socket.send_json_to({"message": "Name three colours."})
+    fragments = await receive_until(socket, ANSWER_DONE, timeout=60)
+    await socket.disconnect()
+
+    answer = await sync_to_async(conversation.messages.get)(role="assistant")
+    assert answer.status == "complete", answer.error
+    assert answer.content.strip()
+    assert answer.finish_reason in {"stop", "length"}
+    assert answer.usage["prompt_tokens"] > 0 and answer.usage["completion_tokens"] > 0
+    assert answer.tokens_per_second is None or answer.tokens_per_second > 0
+    assert answer.time_to_first_token_ms > 0
+    # The words arrived as deltas, not only in the final render.
+    assert sum(f'{answer.dom_id}-content" hx-swap-oob="beforeend"' in f for f in fragments) >= 2
