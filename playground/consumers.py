@@ -65,12 +65,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except turns.TurnRejected as exc:
                 await self._send(fragments.notice(str(exc)))
                 return
-            await self._send(
-                fragments.append_message(message)
-                + fragments.notice()
-                + fragments.retitle(conversation)
+            shown = (
+                await database_sync_to_async(fragments.messages_list)(conversation)
+                if content.get("edit")
+                else fragments.append_message(message)
             )
-        elif action != "retry":
+            await self._send(shown + fragments.notice() + fragments.retitle(conversation))
+        elif action not in ("retry", "regenerate"):
             return
         try:
             connection, answer, body = await database_sync_to_async(turns.prepare_answer)(
@@ -100,9 +101,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         finally:
             await outbox.close()
-            await self._send(
-                fragments.replace_message(answer) + fragments.composer_buttons(busy=False)
-            )
+            final = await database_sync_to_async(fragments.replace_message)(answer)
+            await self._send(final + fragments.composer_buttons(busy=False))
 
     async def _conversation(self) -> Conversation | None:
         return await database_sync_to_async(turns.own_conversation)(self.scope["user"], self.pk)

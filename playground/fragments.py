@@ -15,8 +15,16 @@ def append_message(message: Message) -> str:
 
 
 def replace_message(message: Message) -> str:
+    """The finished answer, in place of the streaming one (it is the last on screen)."""
+    message.is_last = True
+    message.load_versions()
     # With no hx-swap-oob attribute the ws extension swaps the element with the same id whole.
     return render_to_string(f"{_PAGE}#message", {"message": message})
+
+
+def messages_list(conversation: Conversation) -> str:
+    """The whole branch on screen, after an edit changed what follows."""
+    return render_to_string(f"{_PAGE}#messages_list", {"messages": conversation.path()})
 
 
 def pieces(message: Message, batch: list[Piece]) -> str:

@@ -42,6 +42,11 @@ class Conversation(models.Model):
     model = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)
     options = models.JSONField(default=dict, blank=True)
+    # Messages form a tree (each points to the one it follows); `current` is the last message of
+    # the branch on screen. Regenerating or editing adds a sibling, so no version is overwritten.
+    current = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -58,18 +63,34 @@ class Conversation(models.Model):
     def display_title(self) -> str:
         return self.title or "New conversation"
 
-    def add_user_message(self, text: str) -> Message:
-        """Save what the person typed before anything else can fail."""
-        message = self.messages.create(role=Message.Role.USER, content=text)
-        update = ["updated"]
-        if not self.title:
-            self.title = _title_from(text)
-            update.append("title")
-        self.save(update_fields=update)
+    def path(self) -> list[Message]:
+        """The branch on screen, oldest first, each message knowing its versions (one query)."""
+        return branch(list(self.messages.all()), self.current_id)
+
+    def _append(self, parent_id: int | None, **fields: Any) -> Message:
+        message = self.messages.create(parent_id=parent_id, **fields)
+        self.current = message
+        self.save(update_fields=["current", "updated"])
         return message
 
+    def add_user_message(self, text: str, *, replacing: Message | None = None) -> Message:
+        """Save what the person typed first of all; an edit becomes a new version beside the old."""
+        parent_id = replacing.parent_id if replacing else self.current_id
+        if not self.title:
+            self.title = _title_from(text)
+            self.save(update_fields=["title"])
+        return self._append(parent_id, role=Message.Role.USER, content=text)
+
+    def rewind_for_new_answer(self) -> None:
+        """Before answering again, step back from the last answer so the new one is its sibling."""
+        path = self.path()
+        if path and path[-1].role == Message.Role.ASSISTANT:
+            self.current_id = path[-1].parent_id
+            self.save(update_fields=["current"])
+
     def start_answer(self, *, connection: str, model: str, body: dict[str, Any]) -> Message:
-        return self.messages.create(
+        return self._append(
+            self.current_id,
             role=Message.Role.ASSISTANT,
             status=Message.Status.STREAMING,
             connection=connection,
@@ -77,9 +98,15 @@ class Conversation(models.Model):
             request_body=body,
         )
 
+    def show_version(self, message: Message) -> None:
+        """Put `message` on screen, followed by the newest messages that came after it."""
+        messages = list(self.messages.all())
+        self.current_id = latest_leaf(messages, message.pk)
+        self.save(update_fields=["current"])
+
     def history(self) -> list[Message]:
         """Messages sent upstream: failed answers are kept for the person, not the model."""
-        return [m for m in self.messages.all() if m.status != Message.Status.ERROR]
+        return [m for m in self.path() if m.status != Message.Status.ERROR]
 
     def upstream_messages(self) -> list[dict[str, Any]]:
         """The OpenAI `messages` array for the next request."""
@@ -88,6 +115,46 @@ class Conversation(models.Model):
             wire.append({"role": "system", "content": self.system_prompt})
         wire.extend(m.as_wire() for m in self.history())
         return wire
+
+
+def branch(messages: list[Message], leaf_id: int | None) -> list[Message]:
+    """The messages from the root to `leaf_id`, each with its place among its versions."""
+    by_id = {m.pk: m for m in messages}
+    siblings: dict[int | None, list[Message]] = {}
+    for message in sorted(messages, key=lambda m: (m.created, m.pk)):
+        siblings.setdefault(message.parent_id, []).append(message)
+    path: list[Message] = []
+    seen: set[int] = set()
+    node = by_id.get(leaf_id) if leaf_id is not None else None
+    while node is not None and node.pk not in seen:
+        seen.add(node.pk)
+        versions = siblings[node.parent_id]
+        position = versions.index(node)
+        node.version_number = position + 1
+        node.version_count = len(versions)
+        node.previous_version = versions[position - 1] if position > 0 else None
+        node.next_version = versions[position + 1] if position + 1 < len(versions) else None
+        path.append(node)
+        node = by_id.get(node.parent_id) if node.parent_id is not None else None
+    path.reverse()
+    if path:
+        path[-1].is_last = True
+    return path
+
+
+def latest_leaf(messages: list[Message], start_id: int) -> int:
+    """Follow the newest reply from `start_id` down to the end of that branch."""
+    newest_child: dict[int, Message] = {}
+    for message in messages:
+        if message.parent_id is None:
+            continue
+        known = newest_child.get(message.parent_id)
+        if known is None or (message.created, message.pk) > (known.created, known.pk):
+            newest_child[message.parent_id] = message
+    node_id = start_id
+    while node_id in newest_child:
+        node_id = newest_child[node_id].pk
+    return node_id
 
 
 def _title_from(text: str) -> str:
@@ -114,6 +181,9 @@ class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
     )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
     role = models.CharField(max_length=20, choices=Role.choices)
     content = models.TextField(blank=True)
     # Markdown rendered and sanitised once when the message is complete, so pages never re-render.
@@ -136,6 +206,13 @@ class Message(models.Model):
     tokens_per_second = models.FloatField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
+    # Set by `branch()` for the messages on screen.
+    version_number = 1
+    version_count = 1
+    previous_version: Message | None = None
+    next_version: Message | None = None
+    is_last = False
+
     class Meta:
         ordering = ["created", "id"]
 
@@ -153,6 +230,18 @@ class Message(models.Model):
     @property
     def prompt_tokens(self) -> int | None:
         return (self.usage or {}).get("prompt_tokens")
+
+    def load_versions(self) -> None:
+        """Place this message among its versions, as `branch()` does for a whole page."""
+        versions = list(
+            Message.objects.filter(conversation_id=self.conversation_id, parent_id=self.parent_id)
+            .order_by("created", "id")
+            .only("pk", "created")
+        )
+        position = next(i for i, m in enumerate(versions) if m.pk == self.pk)
+        self.version_number, self.version_count = position + 1, len(versions)
+        self.previous_version = versions[position - 1] if position > 0 else None
+        self.next_version = versions[position + 1] if position + 1 < len(versions) else None
 
     def as_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"role": self.role, "content": self.content}

@@ -41,12 +41,28 @@ def apply_settings(conversation: Conversation, data: dict[str, Any]) -> None:
 
 
 def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Message:
-    """Validate and save the person's message (and the settings sent with it) first of all."""
+    """Validate and save the person's message (and the settings sent with it) first of all.
+
+    With `edit` (the id of an earlier message of theirs) the text becomes a new version of
+    that message, and the conversation continues from there.
+    """
     composer = ComposerForm({"message": data.get("message", "")})
     if not composer.is_valid():
         raise TurnRejected(composer.errors["message"][0])
+    replacing = None
+    if data.get("edit"):
+        replacing = conversation.messages.filter(pk=_as_int(data["edit"]), role="user").first()
+        if replacing is None:
+            raise TurnRejected("That message is no longer there.")
     apply_settings(conversation, data)
-    return conversation.add_user_message(composer.cleaned_data["message"])
+    return conversation.add_user_message(composer.cleaned_data["message"], replacing=replacing)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def prepare_answer(conversation: Conversation) -> tuple[Connection, Message, dict[str, Any]]:
@@ -57,6 +73,7 @@ def prepare_answer(conversation: Conversation) -> tuple[Connection, Message, dic
         raise TurnRejected(
             "No connection is configured: set MISTRAL_BASE_URL or enable the local model."
         )
+    conversation.rewind_for_new_answer()
     if not any(m.role == Message.Role.USER for m in conversation.history()):
         raise TurnRejected("There is no message to answer yet.")
     body = build_body(conversation, connection)

@@ -14,5 +14,10 @@ urlpatterns = [
         name="conversation_settings",
     ),
     path("conversations/<int:pk>/send/", views.send_message, name="send_message"),
+    path(
+        "conversations/<int:pk>/messages/<int:message_pk>/show/",
+        views.show_version,
+        name="show_version",
+    ),
     path("models/", views.model_picker, name="model_picker"),
 ]

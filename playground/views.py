@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from playground import turns, upstream
@@ -68,7 +68,7 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _own_conversation(request, pk)
     context = _settings_context(conversation) | {
-        "messages": list(conversation.messages.all()),
+        "messages": conversation.path(),
         "conversations": Conversation.objects.filter(owner=request.user).only("pk", "title")[:200],
         "socket_path": f"/ws/conversations/{conversation.pk}/",
         "busy": False,
@@ -95,6 +95,18 @@ def conversation_settings(request: HttpRequest, pk: int) -> HttpResponse:
     if "connection" in data:
         return render(request, f"{_PAGE}#model_settings", _settings_context(conversation))
     return HttpResponse("Saved.")
+
+
+@require_POST
+@login_required
+def show_version(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+    """Switch to another version of a message (and the newest messages that followed it)."""
+    conversation = _own_conversation(request, pk)
+    message = get_object_or_404(conversation.messages, pk=message_pk)
+    conversation.show_version(message)
+    if not request.headers.get("HX-Request"):
+        return redirect(conversation)
+    return render(request, f"{_PAGE}#messages_list", {"messages": conversation.path()})
 
 
 @require_GET

@@ -312,3 +312,52 @@ async def test_conversation_deleted_while_open_stops_accepting_messages(
     output = await socket.receive_output(timeout=5)
     assert output["type"] == "websocket.close"
     assert simulator.requests == []
+
+
+async def test_regenerate_adds_a_new_version_and_keeps_the_first(
+    simulator, user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(socket, "Hi", seed=1)
+    await socket.send_json_to({"action": "regenerate"})
+    fragments = await receive_until(socket, ANSWER_DONE)
+    await socket.disconnect()
+    await conversation.arefresh_from_db()
+    path = await sync_to_async(conversation.path)()
+    assert [m.role for m in path] == ["user", "assistant"]
+    assert (path[-1].version_number, path[-1].version_count) == (2, 2)
+    assert "Version 2 of 2" in fragments[-1]
+    # The regenerated answer was asked with the same history: no earlier answer in it.
+    assert [m["role"] for m in simulator.requests[-1].body["messages"]] == ["user"]
+
+
+async def test_editing_a_message_answers_the_new_version(simulator, user, make_conversation):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(socket, "What is 2+2?")
+    await send_and_wait(socket, "And 3+3?")
+    first = (await messages_of(conversation))[0]
+    fragments = await send_and_wait(socket, "What is 2+3?", edit=str(first.pk))
+    await socket.disconnect()
+    # The page's list was replaced by the new branch, then the answer streamed into it.
+    assert 'id="messages" class="messages"' in fragments[0] and "And 3+3?" not in fragments[0]
+    assert [m["content"] for m in simulator.requests[-1].body["messages"]] == ["What is 2+3?"]
+    await conversation.arefresh_from_db()
+    path = await sync_to_async(conversation.path)()
+    assert path[0].content == "What is 2+3?" and path[0].version_count == 2
+
+
+async def test_editing_someone_elses_message_is_refused(
+    simulator, user, other_user, make_conversation
+):
+    theirs = await sync_to_async(make_conversation)(owner=other_user)
+    their_message = await sync_to_async(theirs.add_user_message)("private")
+    mine = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(mine.pk, user)
+    await socket.send_json_to({"message": "hijack", "edit": str(their_message.pk)})
+    fragment = await socket.receive_from(timeout=5)
+    await socket.disconnect()
+    assert "no longer there" in fragment
+    assert await messages_of(mine) == []
+    assert [m.content for m in await messages_of(theirs)] == ["private"]

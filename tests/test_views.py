@@ -59,8 +59,9 @@ def test_stored_conversation_is_shown_with_reasoning_collapsed(
     logged_in, simulator, make_conversation
 ):
     conversation = make_conversation()
-    conversation.messages.create(role="user", content="Why?")
-    conversation.messages.create(
+    question = conversation.add_user_message("Why?")
+    answer = conversation.messages.create(
+        parent=question,
         role="assistant",
         content="**Because**",
         content_html="<p><strong>Because</strong></p>",
@@ -72,6 +73,7 @@ def test_stored_conversation_is_shown_with_reasoning_collapsed(
         tokens_per_second=10.0,
         finish_reason="stop",
     )
+    conversation.show_version(answer)
     page = logged_in.get(f"/conversations/{conversation.pk}/").content.decode()
     assert "Reasoning · 3.2 s" in page
     assert 'class="reasoning">' in page and 'reasoning" open' not in page
@@ -175,3 +177,42 @@ def test_composer_works_without_javascript(logged_in, simulator, make_conversati
     answer = conversation.messages.get(role="assistant")
     assert answer.content
     assert answer.content_html in logged_in.get(response.url).content.decode()
+
+
+def test_version_arrows_switch_what_is_shown(logged_in, simulator, make_conversation):
+    conversation = make_conversation()
+    question = conversation.add_user_message("Hi")
+    first = conversation.start_answer(connection="simulator", model="m", body={})
+    first.content, first.content_html, first.status = (
+        "First answer",
+        "<p>First answer</p>",
+        "complete",
+    )
+    first.save()
+    conversation.rewind_for_new_answer()
+    second = conversation.start_answer(connection="simulator", model="m", body={})
+    second.content, second.content_html = "Second answer", "<p>Second answer</p>"
+    second.status = "complete"
+    second.save()
+    page = logged_in.get(f"/conversations/{conversation.pk}/").content.decode()
+    assert "Version 2 of 2" in page and 'aria-label="Previous version"' in page
+    response = logged_in.post(
+        f"/conversations/{conversation.pk}/messages/{first.pk}/show/", HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert "Version 1 of 2" in html and question.content in html
+    assert "First answer" in html and "Second answer" not in html
+
+
+def test_version_of_someone_elses_conversation_is_not_found(
+    logged_in, other_user, make_conversation
+):
+    theirs = make_conversation(owner=other_user)
+    message = theirs.add_user_message("private")
+    mine = make_conversation()
+    assert (
+        logged_in.post(f"/conversations/{theirs.pk}/messages/{message.pk}/show/").status_code == 404
+    )
+    assert (
+        logged_in.post(f"/conversations/{mine.pk}/messages/{message.pk}/show/").status_code == 404
+    )

@@ -1,0 +1,85 @@
+"""Conversations as trees: editing and regenerating add versions, never overwrite."""
+
+import pytest
+
+from playground.models import Message
+
+pytestmark = pytest.mark.django_db
+
+
+def answer(conversation, text: str) -> Message:
+    message = conversation.start_answer(connection="simulator", model="m", body={})
+    message.content, message.status = text, Message.Status.COMPLETE
+    message.save()
+    return message
+
+
+def contents(conversation) -> list[str]:
+    return [m.content for m in conversation.path()]
+
+
+def test_messages_follow_each_other_on_one_branch(make_conversation):
+    conversation = make_conversation()
+    conversation.add_user_message("Hi")
+    answer(conversation, "Hello")
+    conversation.add_user_message("Bye")
+    assert contents(conversation) == ["Hi", "Hello", "Bye"]
+    assert [m.version_count for m in conversation.path()] == [1, 1, 1]
+
+
+def test_regenerating_keeps_the_earlier_answer_as_a_version(make_conversation):
+    conversation = make_conversation()
+    conversation.add_user_message("Hi")
+    first = answer(conversation, "Hello")
+    conversation.rewind_for_new_answer()
+    answer(conversation, "Hey there")
+    path = conversation.path()
+    assert contents(conversation) == ["Hi", "Hey there"]
+    assert (path[-1].version_number, path[-1].version_count) == (2, 2)
+    assert path[-1].previous_version == first and path[-1].is_last
+    conversation.show_version(first)
+    assert contents(conversation) == ["Hi", "Hello"]
+
+
+def test_editing_an_earlier_message_branches_and_the_old_branch_stays_reachable(make_conversation):
+    conversation = make_conversation()
+    original = conversation.add_user_message("What is 2+2?")
+    answer(conversation, "4")
+    conversation.add_user_message("And 3+3?")
+    answer(conversation, "6")
+    conversation.add_user_message("What is 2+3?", replacing=original)
+    assert contents(conversation) == ["What is 2+3?"]
+    # Going back to the first version brings back everything that followed it.
+    conversation.show_version(original)
+    assert contents(conversation) == ["What is 2+2?", "4", "And 3+3?", "6"]
+
+
+def test_failed_answers_are_kept_on_screen_but_not_sent(make_conversation):
+    conversation = make_conversation(system_prompt="Be brief.")
+    conversation.add_user_message("Hi")
+    failed = conversation.start_answer(connection="simulator", model="m", body={})
+    failed.status = Message.Status.ERROR
+    failed.save()
+    assert contents(conversation) == ["Hi", ""]
+    assert conversation.upstream_messages() == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+    ]
+
+
+def test_path_costs_one_query_however_long(make_conversation, django_assert_num_queries):
+    conversation = make_conversation()
+    for n in range(50):
+        conversation.add_user_message(f"q{n}")
+        answer(conversation, f"a{n}")
+    with django_assert_num_queries(1):
+        assert len(conversation.path()) == 100
+
+
+def test_title_is_suggested_from_the_first_message(make_conversation):
+    conversation = make_conversation()
+    conversation.add_user_message(
+        "  How do   tides work on a planet with two moons and a ring system?\nMore"
+    )
+    conversation.add_user_message("Second")
+    assert conversation.title == "How do tides work on a planet with two moons and a ring…"
