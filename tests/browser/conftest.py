@@ -1,0 +1,212 @@
+"""Browser fixtures: the simulator, a real daphne on its own database, and Debian's chromium.
+
+Nothing here uses pytest-django's test database: the site runs in a subprocess with its own
+SQLite file, so the browser sees exactly what `make run` serves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from playground.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parents[2]
+USERNAME = "ada"
+PASSWORD = "correct horse battery"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    pid: int
+    username: str = USERNAME
+    password: str = PASSWORD
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(
+        f"daphne did not listen on port {port} within {timeout} s:\n{log.read_text()}"
+    )
+
+
+def site_environment(var_dir: Path, simulator_url: str) -> dict[str, str]:
+    """The site's settings: its own var dir and database, the simulator as the only connection."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="hexplay.settings",
+        HEXPLAY_VAR_DIR=str(var_dir),
+        SIMULATOR_ENABLED="true",
+        SIMULATOR_URL=simulator_url,
+        LOCAL_MODEL_ENABLED="false",
+        MISTRAL_BASE_URL="",
+        DEBUG="false",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+    """Migrate, add the user, and serve hexplay.asgi with daphne on a free loopback port."""
+    setup = (
+        "from django.core.management import call_command\n"
+        "from django.contrib.auth import get_user_model\n"
+        "call_command('migrate', interactive=False, verbosity=0)\n"
+        f"get_user_model().objects.create_user({USERNAME!r}, password={PASSWORD!r})\n"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", setup],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+            + ["hexplay.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, process, log)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, port
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[Simulator]:
+    """Full speed; each test paces its own answer with the [[sim:rate=N]] hook."""
+    server = Simulator().start()
+    yield server
+    server.stop()
+
+
+# Not called live_server: pytest-django's autouse helper would then ask for its test database.
+@pytest.fixture(scope="session")
+def live_site(simulator: Simulator, tmp_path_factory) -> Iterator[LiveServer]:
+    var_dir = tmp_path_factory.mktemp("hexplay-var")
+    env = site_environment(var_dir, simulator.base_url)
+    process, port = start_daphne(env, var_dir / "daphne.log")
+    yield LiveServer(url=f"http://127.0.0.1:{port}", pid=process.pid)
+    stop_process(process)
+
+
+# Module scope, not session: while Playwright's sync API is alive it leaves its event loop
+# marked as running in the main thread, which would break the async tests and Django's
+# async-safety checks in every test module collected after this one.
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it with apt-get)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def login_state(browser, live_site: LiveServer) -> dict:
+    """A logged-in session, made once through the login form and reused by later tests."""
+    context = browser.new_context(base_url=live_site.url)
+    page = context.new_page()
+    log_in(page, live_site)
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture
+def page(browser, live_site: LiveServer):
+    """A fresh page, not logged in."""
+    context = browser.new_context(base_url=live_site.url)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def logged_in_page(browser, live_site: LiveServer, login_state: dict):
+    """A fresh page, logged in, on a new conversation of its own."""
+    context = browser.new_context(base_url=live_site.url, storage_state=login_state)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_role("button", name="New conversation").click()
+    wait_until_connected(page)
+    yield page
+    context.close()
+
+
+def log_in(page, server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Log in to HexPlay")).to_be_visible()
+    page.get_by_label("User name").fill(server.username)
+    page.get_by_label("Password").fill(server.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/conversations/\d+/$"))
+
+
+def wait_until_connected(page) -> None:
+    """The page says the websocket is open; until then Send would queue the message."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
