@@ -71,11 +71,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 else fragments.append_message(message)
             )
             await self._send(shown + fragments.notice() + fragments.retitle(conversation))
-        elif action not in ("retry", "regenerate"):
+        elif action not in ("retry", "regenerate", "continue"):
             return
         try:
             connection, answer, body = await database_sync_to_async(turns.prepare_answer)(
-                conversation
+                conversation, continuing=action == "continue"
             )
         except turns.TurnRejected as exc:
             await self._send(fragments.notice(str(exc)))

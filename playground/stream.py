@@ -76,8 +76,9 @@ class _Turn:
     def __init__(self, message: Message, on_piece: OnPiece) -> None:
         self.message = message
         self.on_piece = on_piece
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
+        # A continued answer starts with the text it continues.
+        self.content: list[str] = [message.content] if message.content else []
+        self.reasoning: list[str] = [message.reasoning] if message.reasoning else []
         self.started = time.monotonic()
         self.first_token: float | None = None
         self.reasoning_started: float | None = None

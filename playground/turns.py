@@ -65,17 +65,51 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def prepare_answer(conversation: Conversation) -> tuple[Connection, Message, dict[str, Any]]:
-    """The connection, the empty assistant message and the body of the next request."""
+def prepare_answer(
+    conversation: Conversation, *, continuing: bool = False
+) -> tuple[Connection, Message, dict[str, Any]]:
+    """The connection, the empty assistant message and the body of the next request.
+
+    `continuing` asks the model to carry on the last answer (stopped, or cut at the token
+    limit): the new version starts with the old text and the stream adds to it.
+    """
     conversation.refresh_from_db()
     connection = get_connection(conversation.connection)
     if connection is None:
         raise TurnRejected(
             "No connection is configured: set MISTRAL_BASE_URL or enable the local model."
         )
+    if continuing:
+        return _prepare_continuation(conversation, connection)
     conversation.rewind_for_new_answer()
     if not any(m.role == Message.Role.USER for m in conversation.history()):
         raise TurnRejected("There is no message to answer yet.")
     body = build_body(conversation, connection)
     message = conversation.start_answer(connection=connection.slug, model=body["model"], body=body)
     return connection, message, body
+
+
+def _prepare_continuation(
+    conversation: Conversation, connection: Connection
+) -> tuple[Connection, Message, dict[str, Any]]:
+    path = conversation.path()
+    last = path[-1] if path else None
+    if last is None or last.role != Message.Role.ASSISTANT or not last.content:
+        raise TurnRejected("There is no answer to continue.")
+    body = continuation_body(build_body(conversation, connection), connection.dialect)
+    conversation.rewind_for_new_answer()
+    message = conversation.start_answer(connection=connection.slug, model=body["model"], body=body)
+    message.content, message.reasoning = last.content, last.reasoning
+    message.save(update_fields=["content", "reasoning"])
+    return connection, message, body
+
+
+def continuation_body(body: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """Ask the server to extend the final assistant message instead of answering it."""
+    if dialect == "mistral":
+        messages = [*body["messages"][:-1], {**body["messages"][-1], "prefix": True}]
+        return {**body, "messages": messages}
+    if dialect == "vllm":
+        # vLLM refuses continue_final_message while add_generation_prompt is on (its default).
+        return {**body, "continue_final_message": True, "add_generation_prompt": False}
+    return body  # llama.cpp's server continues a final assistant message by itself

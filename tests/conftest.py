@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+
 from playground.simulator import Simulator
 
 MISTRAL_SMALL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"

@@ -361,3 +361,50 @@ async def test_editing_someone_elses_message_is_refused(
     assert "no longer there" in fragment
     assert await messages_of(mine) == []
     assert [m.content for m in await messages_of(theirs)] == ["private"]
+
+
+async def test_continue_carries_on_a_stopped_answer_as_a_new_version(
+    simulator, user, make_conversation
+):
+    simulator.chunks_per_second = 40
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await socket.send_json_to({"message": "Tell a long story [[sim:long]]"})
+    await receive_until(socket, FIRST_WORDS)
+    await socket.send_json_to({"action": "stop"})
+    stopped_fragments = await receive_until(socket, ANSWER_DONE)
+    assert 'value="continue"' in stopped_fragments[-1]
+    simulator.chunks_per_second = 0
+    stopped = (await messages_of(conversation))[-1]
+    await socket.send_json_to({"action": "continue"})
+    await receive_until(socket, ANSWER_DONE)
+    await socket.disconnect()
+
+    sent = simulator.requests[-1].body
+    assert sent["continue_final_message"] is True and sent["add_generation_prompt"] is False
+    assert sent["messages"][-1] == {"role": "assistant", "content": stopped.content}
+    await conversation.arefresh_from_db()
+    path = await sync_to_async(conversation.path)()
+    continued = path[-1]
+    assert continued.content.startswith(stopped.content) and len(continued.content) > len(
+        stopped.content
+    )
+    assert (continued.version_number, continued.version_count) == (2, 2)
+
+
+def test_continuation_is_asked_in_each_servers_own_words():
+    from playground.turns import continuation_body
+
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel"}],
+    }
+    assert continuation_body(body, "vllm") == {
+        **body,
+        "continue_final_message": True,
+        "add_generation_prompt": False,
+    }
+    mistral = continuation_body(body, "mistral")
+    assert mistral["messages"][-1] == {"role": "assistant", "content": "Hel", "prefix": True}
+    assert "continue_final_message" not in mistral
+    assert continuation_body(body, "llamacpp") == body
