@@ -71,6 +71,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 else fragments.append_message(message)
             )
             await self._send(shown + fragments.notice() + fragments.retitle(conversation))
+        elif action == "tool_results":
+            try:
+                await database_sync_to_async(turns.accept_tool_results)(conversation, content)
+            except turns.TurnRejected as exc:
+                await self._send(fragments.notice(str(exc)))
+                return
+            listing = await database_sync_to_async(fragments.messages_list)(conversation)
+            await self._send(listing + fragments.notice())
         elif action not in ("retry", "regenerate", "continue"):
             return
         try:

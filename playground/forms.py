@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
 from django import forms
 
+from playground import options, tools
 from playground.connections import all_connections
-from playground.models import Conversation
+from playground.models import (
+    Conversation,
+    Message,
+    ToolClash,
+    ToolDefinition,
+    check_tool_calls,
+)
 
 
 class ConversationSettingsForm(forms.ModelForm):
@@ -37,3 +49,471 @@ class ComposerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Type a message…"}),
         error_messages={"required": "Type a message first."},
     )
+
+
+class HandMessageForm(forms.Form):
+    """A message set by hand, in any role; fields the role does not use are ignored."""
+
+    role = forms.ChoiceField(label="Role", choices=Message.Role.choices)
+    content = forms.CharField(
+        label="Content", required=False, strip=False, max_length=100_000, widget=forms.Textarea
+    )
+    tool_call_id = forms.CharField(label="Tool call id", required=False, max_length=100)
+    name = forms.CharField(label="Tool name", required=False, max_length=100)
+    tool_calls = forms.CharField(label="Tool calls (JSON)", required=False, widget=forms.Textarea)
+
+    def clean_tool_calls(self) -> list[dict[str, Any]] | None:
+        text = self.cleaned_data["tool_calls"].strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"Tool calls are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+        try:
+            return check_tool_calls(value) or None
+        except ValueError as exc:
+            raise forms.ValidationError(
+                f'Tool calls: {exc}. Write a list like [{{"id": "call_1", "type": "function", '
+                f'"function": {{"name": "get_weather", "arguments": "{{}}"}}}}].'
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        role = data.get("role")
+        if role is None:
+            return data
+        if data.get("tool_calls") and role != Message.Role.ASSISTANT:
+            self.add_error("tool_calls", "Only assistant messages carry tool calls.")
+        if role == Message.Role.TOOL and not data.get("tool_call_id", "").strip():
+            self.add_error(
+                "tool_call_id", "A tool message needs the id of the tool call it answers."
+            )
+        if not data.get("content", "").strip():
+            if role != Message.Role.ASSISTANT:
+                self.add_error("content", "Write the message's content.")
+            elif not data.get("tool_calls"):
+                self.add_error("content", "Write the answer's text, or give it tool calls.")
+        return data
+
+    def message_fields(self) -> dict[str, Any]:
+        """The message's fields for its role (a tool id on a user message is dropped)."""
+        data = self.cleaned_data
+        role = data["role"]
+        return {
+            "content": data["content"],
+            "tool_calls": data["tool_calls"] if role == Message.Role.ASSISTANT else None,
+            "tool_call_id": data["tool_call_id"].strip() if role == Message.Role.TOOL else "",
+            "name": data["name"].strip() if role == Message.Role.TOOL else "",
+        }
+
+    def first_error(self) -> str:
+        return next(iter(self.errors.values()))[0]
+
+
+class ImportForm(forms.Form):
+    MAX_BYTES = 20 * 1024 * 1024
+
+    file = forms.FileField(
+        label="JSON file",
+        required=False,
+        help_text="A HexPlay export, or any OpenAI chat request body.",
+    )
+    text = forms.CharField(label="Or paste the JSON", required=False, widget=forms.Textarea)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload, text = data.get("file"), data.get("text", "").strip()
+        if upload and text:
+            raise forms.ValidationError("Choose a file or paste the JSON, not both.")
+        if not upload and not text:
+            raise forms.ValidationError("Choose a file or paste the JSON first.")
+        if upload:
+            if upload.size > self.MAX_BYTES:
+                raise forms.ValidationError("The file is larger than 20 MB.")
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError("The file is not UTF-8 text.") from None
+        data["json"] = text
+        return data
+
+
+# Kinds typed over several lines.
+_MULTILINE = {"longtext", "lines", "token_biases", "json_object", "json_array", "json_text"}
+_MULTILINE |= {"schema", "extra"}
+
+
+class RequestOptionsForm(forms.Form):
+    """The request options panel: a field per option the target accepts.
+
+    Every field is the text as typed; `playground.options` reads and checks it, so the panel,
+    its autosave and sending share one set of rules and one set of messages.
+    """
+
+    prefix = "opt"
+
+    def __init__(
+        self, data: Any, *, target: str, messages: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(data)
+        self.target = target
+        self.messages = messages
+        for option in options.options_for(target):
+            if option.kind != "fixed":
+                self.fields[option.key] = _option_field(option, target)
+        for name in self.fields:
+            auto_id = self[name].auto_id
+            # The error paragraph is always there (empty when fine) so the autosave can swap it.
+            self.fields[name].widget.attrs["aria-describedby"] = (
+                f"{auto_id}_helptext {auto_id}_error"
+            )
+
+    @classmethod
+    def for_stored(
+        cls, stored: dict[str, Any], *, target: str, messages: list[dict[str, Any]] | None
+    ) -> RequestOptionsForm:
+        """The panel as the conversation's stored options fill it, checked."""
+        texts = options.stored_texts(stored, target)
+        data = {f"{cls.prefix}-{k}": v for k, v in texts.items()}
+        form = cls(data, target=target, messages=messages)
+        form.is_valid()
+        return form
+
+    def texts(self) -> dict[str, str]:
+        """What was typed, by option key; fields missing from the data are left as they were."""
+        posted = {name: self.add_prefix(name) for name in self.fields}
+        return {name: self.data[field] for name, field in posted.items() if field in self.data}
+
+    def clean(self) -> dict[str, Any]:
+        self.checked = options.check(self.texts(), self.target, messages=self.messages)
+        for key, message in self.checked.errors.items():
+            self.add_error(key, message)
+        return self.cleaned_data
+
+    def groups(self) -> list[tuple[options.Group, list[PanelItem]]]:
+        """The shown options of each group, for the template; empty groups are left out."""
+        found = []
+        for group in options.GROUPS:
+            items = [
+                PanelItem(option, option.api_name(self.target), self._bound(option.key))
+                for option in options.options_for(self.target)
+                if option.group == group.key and option.shown
+            ]
+            if items:
+                found.append((group, items))
+        return found
+
+    def _bound(self, key: str) -> forms.BoundField | None:
+        return self[key] if key in self.fields else None  # fixed options have no field
+
+    def visibility_css(self) -> str:
+        """CSS that shows an option only while the one it depends on has a matching value."""
+        rules = []
+        for option in options.options_for(self.target):
+            if option.when is None or not option.shown:
+                continue
+            key, values = option.when
+            controller = f"#{self[key].auto_id}"
+            if values is None:
+                chosen = [f'{controller} option:not([value=""]):checked']
+            else:
+                texts = [options.to_text(options.BY_KEY[key], v) for v in values]
+                chosen = [f'{controller} option[value="{text}"]:checked' for text in texts]
+            item = f'#request-options [data-option="{option.key}"]'
+            shown = ", ".join(
+                f'#request-options:has({c}) [data-option="{option.key}"]' for c in chosen
+            )
+            rules.append(f"{item} {{ display: none; }}\n{shown} {{ display: block; }}")
+        return "\n".join(rules)
+
+
+@dataclass(frozen=True)
+class PanelItem:
+    option: options.Option
+    api_name: str
+    field: forms.BoundField | None
+
+
+def _option_field(option: options.Option, target: str) -> forms.Field:
+    default = option.default
+    attrs: dict[str, str] = {}
+    if option.kind == "boolean":
+        choices = [("", f"Unset ({default})"), ("true", "On"), ("false", "Off")]
+        widget: forms.Widget = forms.Select(choices=choices)
+    elif option.kind == "choice":
+        choices = [("", f"Unset ({default})")] + [(c, c) for c in option.choices_for(target)]
+        widget = forms.Select(choices=choices)
+    elif option.kind in _MULTILINE:
+        rows = 6 if option.kind in ("schema", "json_object", "extra") else 3
+        attrs = {"rows": str(rows), "spellcheck": "false", "placeholder": f"Unset: {default}"}
+        widget = forms.Textarea(attrs=attrs)
+    else:
+        attrs = {"placeholder": f"Unset: {default}", "autocomplete": "off", "spellcheck": "false"}
+        if option.kind in ("number", "integer"):
+            attrs["inputmode"] = "decimal" if option.kind == "number" else "numeric"
+        widget = forms.TextInput(attrs=attrs)
+    return forms.CharField(
+        label=option.label, help_text=option.help, required=False, strip=False, widget=widget
+    )
+
+
+# ---- Tool definitions ------------------------------------------------------------------------
+
+
+class ToolDefinitionForm(forms.ModelForm):
+    """A tool's name, description, strict flag and canned result (the parameters: below)."""
+
+    name = forms.CharField(
+        label="Tool name",
+        help_text=tools.NAME_HELP + " The model calls the tool by this name.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    class Meta:
+        model = ToolDefinition
+        fields = ["name", "description", "strict", "canned_result"]
+        labels = {
+            "description": "Description",
+            "strict": "Strict",
+            "canned_result": "Canned result",
+        }
+        help_texts = {
+            "description": "What the tool does and when to use it, in words the model reads.",
+            "strict": 'Sent as "strict": true, asking for arguments that fit the schema exactly. '
+            "Off sends nothing.",
+            "canned_result": "Optional. Prefills the answer box when the model calls this tool, "
+            'e.g. {"temperature": 18, "unit": "celsius"}.',
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "canned_result": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.fields:
+            auto_id = self[name].auto_id
+            self.fields[name].widget.attrs["aria-describedby"] = f"{auto_id}_help {auto_id}_error"
+
+    @classmethod
+    def redrawn(cls, data: Any, instance: ToolDefinition) -> ToolDefinitionForm:
+        """The form showing what was typed, unchecked: the page is redrawn, not saved."""
+        initial = {name: data.get(name, "") for name in ("name", "description", "canned_result")}
+        initial["strict"] = bool(data.get("strict"))
+        return cls(initial=initial, instance=instance)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if problem := tools.name_problem(name):
+            raise forms.ValidationError(problem)
+        mine = ToolDefinition.objects.filter(owner_id=self.instance.owner_id, name=name)
+        if mine.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(
+                f"You already have a tool named “{name}”. Choose another name, "
+                "or edit that one instead."
+            )
+        return name
+
+
+@dataclass
+class PropertyRow:
+    """One row of the simple parameters editor, as typed, with what is wrong with it."""
+
+    name: str = ""
+    type: str = "string"
+    description: str = ""
+    enum: str = ""
+    required: bool = False
+    index: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, prop: tools.Property) -> PropertyRow:
+        return cls(
+            prop.name, prop.type, prop.description, tools.enum_text(prop.enum), prop.required
+        )
+
+    def is_blank(self) -> bool:
+        """A row with nothing typed in it is left out of the schema (new rows start so)."""
+        return not (self.name or self.description or self.enum)
+
+    def to_property(self) -> tools.Property | None:
+        """The property, or None after noting in `errors` what is wrong."""
+        if not self.name:
+            self.errors.append("Name: give the property a name, or remove the row.")
+        if self.type not in tools.TYPES:
+            self.errors.append("Type: choose one of the types in the list.")
+        try:
+            enum = tools.parse_enum(self.enum, self.type) if self.type in tools.TYPES else []
+        except ValueError as exc:
+            self.errors.append(f"Allowed values: {exc}")
+            enum = []
+        if self.errors:
+            return None
+        return tools.Property(self.name, self.type, self.description, self.required, enum)
+
+
+class ParametersEditor:
+    """A tool's parameters on its page: property rows and raw JSON, kept in sync.
+
+    `mode` is the side the person edits; the other side is drawn from it, read-only. Posted data
+    carries `shown_mode`, the side that was editable when the page was drawn, so switching starts
+    from what was last typed, with or without JavaScript. Switching to the simple form is
+    refused (JSON mode stays) when the schema uses more than the rows can show.
+    """
+
+    SIMPLE, JSON = "simple", "json"
+    MAX_ROWS = 200
+    types = tools.TYPES
+    _ROW = re.compile(r"prop-(\d{1,4})-name")
+
+    def __init__(self, schema: Any, rows: list[PropertyRow] | None, mode: str) -> None:
+        self.schema = schema  # None when it cannot be saved as it is
+        self.json_text = _pretty(schema) if schema is not None else ""
+        self.problems: list[str] = []
+        self.representable = rows is not None
+        self.rows = rows or []
+        self.mode = mode if self.representable else self.JSON
+        # Why the side asked for is not the one shown, in a sentence (empty when it is).
+        self.refusal = ""
+        if mode == self.SIMPLE and not self.representable:
+            self.refusal = "The simple form cannot show this schema, so it stays in JSON."
+        self.focus: int | str | None = None  # a row's index, or "add" for the Add button
+        self.saving = True
+        self._number_rows()
+
+    @classmethod
+    def for_schema(cls, schema: dict[str, Any]) -> ParametersEditor:
+        """The editor for a stored schema: the simple form when it can show it."""
+        props = tools.simple_properties(schema)
+        rows = None if props is None else [PropertyRow.of(p) for p in props] or [PropertyRow()]
+        return cls(schema, rows, cls.SIMPLE)
+
+    @classmethod
+    def from_post(cls, data: Any) -> ParametersEditor:
+        """The editor after a post: rows added or removed, then both sides drawn from the source."""
+        source = data.get("shown_mode") if data.get("shown_mode") in (cls.SIMPLE, cls.JSON) else ""
+        source = source or cls.SIMPLE
+        wanted = data.get("mode") if data.get("mode") in (cls.SIMPLE, cls.JSON) else source
+        if source == cls.SIMPLE:
+            rows = _posted_rows(data)[: cls.MAX_ROWS]
+            focus: int | str | None = None
+            if data.get("action") == "add" and len(rows) < cls.MAX_ROWS:
+                rows.append(PropertyRow())
+                focus = len(rows) - 1
+            elif str(data.get("remove", "")).isdigit() and int(data["remove"]) < len(rows):
+                removed = int(data["remove"])
+                del rows[removed]
+                focus = min(removed, len(rows) - 1) if rows else "add"
+            editor = cls._from_rows(rows, wanted)
+            editor.focus = focus
+        else:
+            editor = cls._from_json(data.get("parameters_json", ""), wanted)
+        editor.saving = data.get("action", "save") == "save" and "remove" not in data
+        return editor
+
+    @classmethod
+    def _from_rows(cls, rows: list[PropertyRow], mode: str) -> ParametersEditor:
+        props, seen = [], set()
+        for row in rows:
+            if row.is_blank():
+                continue
+            prop = row.to_property()
+            if row.name and row.name in seen:
+                row.errors.append("Name: another property already has this name.")
+                prop = None
+            seen.add(row.name)
+            props.append(prop)
+        schema = tools.build_schema(p for p in props if p is not None)
+        if any(row.errors for row in rows):
+            editor = cls(schema, rows, cls.SIMPLE)
+            editor.schema = None  # the JSON shows what the good rows write, but nothing saves
+            if mode == cls.JSON:
+                editor.refusal = "Fix the properties marked below first; then switch to JSON."
+            return editor
+        return cls(schema, rows, mode)
+
+    @classmethod
+    def _from_json(cls, text: str, mode: str) -> ParametersEditor:
+        try:
+            schema = tools.check_parameters(tools.load_json(text, "The JSON Schema"))
+        except tools.SchemaInvalid as exc:
+            editor = cls(None, None, mode)
+            editor.json_text, editor.problems = text, exc.problems
+            return editor
+        props = tools.simple_properties(schema)
+        rows = None if props is None else [PropertyRow.of(p) for p in props] or [PropertyRow()]
+        editor = cls(schema, rows, mode)
+        editor.json_text = text  # as typed: the person's own layout stays
+        return editor
+
+    def is_valid(self) -> bool:
+        return self.schema is not None
+
+    def _number_rows(self) -> None:
+        for index, row in enumerate(self.rows):
+            row.index = index
+
+
+def _posted_rows(data: Any) -> list[PropertyRow]:
+    numbers = sorted(
+        int(match[1]) for key in data if (match := ParametersEditor._ROW.fullmatch(key))
+    )
+    rows = []
+    for number in numbers:
+        prefix = f"prop-{number}-"
+        rows.append(
+            PropertyRow(
+                name=data.get(prefix + "name", "").strip(),
+                type=data.get(prefix + "type", "string"),
+                description=" ".join(data.get(prefix + "description", "").split()),
+                enum=data.get(prefix + "enum", "").strip(),
+                required=bool(data.get(prefix + "required")),
+            )
+        )
+    return rows
+
+
+def _pretty(schema: Any) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False)
+
+
+class ToolImportForm(forms.Form):
+    """OpenAI-style `tools` JSON, pasted or as a file, and what to do with names in use."""
+
+    MAX_BYTES = 5 * 1024 * 1024
+
+    file = forms.FileField(label="JSON file", required=False)
+    text = forms.CharField(
+        label="Or paste the JSON",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text='One tool or a list: {"type": "function", "function": {"name": …, '
+        '"description": …, "parameters": {…}}}, or the function object alone.',
+    )
+    on_clash = forms.ChoiceField(
+        label="When you already have a tool with the same name",
+        choices=ToolClash.choices,
+        initial=ToolClash.COPY,
+        widget=forms.RadioSelect,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload, text = data.get("file"), data.get("text", "").strip()
+        if upload and text:
+            raise forms.ValidationError("Choose a file or paste the JSON, not both.")
+        if upload:
+            if upload.size > self.MAX_BYTES:
+                raise forms.ValidationError("The file is larger than 5 MB.")
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError("The file is not UTF-8 text.") from None
+        if not text:
+            raise forms.ValidationError("Choose a file or paste the JSON first.")
+        data["json"] = text
+        return data

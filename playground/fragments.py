@@ -48,8 +48,13 @@ def merge(batch: list[Piece]) -> list[Piece]:
     """Neighbouring pieces of one kind become one, so the page does one swap for them."""
     merged: list[Piece] = []
     for piece in batch:
-        if merged and merged[-1].kind == piece.kind and piece.kind != "reasoning_done":
-            merged[-1] = Piece(piece.kind, merged[-1].text + piece.text)
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and (last.kind, last.index) == (piece.kind, piece.index)
+            and piece.kind in ("content", "reasoning", "tool_arguments")
+        ):
+            merged[-1] = Piece(piece.kind, last.text + piece.text, piece.index)
         else:
             merged.append(piece)
     return merged

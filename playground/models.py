@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+from collections.abc import Iterable
 from typing import Any
 
+import jsonschema
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
+from django.utils.functional import cached_property
+
+from playground import tools
+from playground.markdown import render_markdown
 
 
 class Dialect(models.TextChoices):
@@ -116,6 +126,118 @@ class Conversation(models.Model):
         wire.extend(m.as_wire() for m in self.history())
         return wire
 
+    # ---- History: rename, copies, and messages set by hand (no model is called) ----
+
+    def rename(self, title: str) -> None:
+        """An empty title goes back to the one suggested by the first message."""
+        title = " ".join(title.split())
+        if not title:
+            first = self.messages.filter(role=Message.Role.USER).order_by("created", "id").first()
+            title = _title_from(first.content) if first else ""
+        self.title = title
+        self.save(update_fields=["title", "updated"])
+
+    @transaction.atomic
+    def append_branch(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Add messages after the current one, each following the last (imports and copies)."""
+        parent_id = self.current_id
+        for row in rows:
+            parent_id = self.messages.create(parent_id=parent_id, **row).pk
+        self.current_id = parent_id
+        self.save(update_fields=["current", "updated"])
+
+    @transaction.atomic
+    def duplicate(self) -> Conversation:
+        """A copy for the same owner with every message and every version."""
+        copy = Conversation.objects.create(
+            owner_id=self.owner_id,
+            title=f"{self.display_title} (copy)"[:200],
+            connection=self.connection,
+            model=self.model,
+            system_prompt=self.system_prompt,
+            options=self.options,
+        )
+        new_ids: dict[int | None, int | None] = {None: None}
+        pending = list(self.messages.all())
+        # Parents first, in the original order so versions keep theirs; after a hand reorder a
+        # parent can be younger than its reply, hence the passes.
+        while pending:
+            later = [m for m in pending if m.parent_id not in new_ids]
+            for message in pending:
+                if message.parent_id in new_ids:
+                    new_ids[message.pk] = copy.messages.create(
+                        parent_id=new_ids[message.parent_id], **message.copied_fields()
+                    ).pk
+            if len(later) == len(pending):
+                break  # cannot happen in a tree; never loop forever on bad data
+            pending = later
+        copy.current_id = new_ids.get(self.current_id)
+        copy.save(update_fields=["current"])
+        return copy
+
+    def _check_editable(self, *messages: Message) -> None:
+        # The streaming task saves its message whole when it ends, which would undo an edit.
+        path = self.path()
+        if any(m.status == Message.Status.STREAMING for m in (*messages, *path[-1:])):
+            raise EditRefused("An answer is still arriving. Press Stop first, then change it.")
+
+    def add_by_hand(self, **fields: Any) -> Message:
+        """A message of any role written by the person, after the last one on screen."""
+        self._check_editable()
+        message = Message(**fields)
+        message.render()
+        if message.role == Message.Role.USER and not self.title:
+            self.title = _title_from(message.content)
+            self.save(update_fields=["title"])
+        return self._append(self.current_id, **message.copied_fields())
+
+    def edit_by_hand(self, message: Message, **fields: Any) -> None:
+        """Change a message in place (its role stays); no new version, no answer."""
+        self._check_editable(message)
+        for name, value in fields.items():
+            setattr(message, name, value)
+        message.render()
+        message.save()
+        self.save(update_fields=["updated"])
+
+    @transaction.atomic
+    def move(self, message: Message, *, up: bool) -> None:
+        """Swap a message with its neighbour on the branch on screen, relinking their parents.
+
+        Other versions stay attached to the message they followed.
+        """
+        self._check_editable(message)
+        path = self.path()
+        ids = [m.pk for m in path]
+        if message.pk not in ids:
+            raise EditRefused("That message is not on the branch on screen.")
+        index = ids.index(message.pk)
+        other = index - 1 if up else index + 1
+        if not 0 <= other < len(path):
+            raise EditRefused(f"That message is already at the {'top' if up else 'bottom'}.")
+        first, second = path[min(index, other)], path[max(index, other)]
+        after = path[max(index, other) + 1] if max(index, other) + 1 < len(path) else None
+        second.parent_id, first.parent_id = first.parent_id, second.pk
+        second.save(update_fields=["parent"])
+        first.save(update_fields=["parent"])
+        if after is not None:
+            after.parent_id = first.pk
+            after.save(update_fields=["parent"])
+        if self.current_id == second.pk:
+            self.current_id = first.pk
+        self.save(update_fields=["current", "updated"])
+
+    @transaction.atomic
+    def delete_by_hand(self, message: Message) -> None:
+        """Delete one message; what followed it now follows the message before it."""
+        self._check_editable(message)
+        # Re-parent first: the parent link cascades, so deleting would take the replies along.
+        message.replies.update(parent_id=message.parent_id)
+        if self.current_id == message.pk:
+            self.current_id = message.parent_id
+        message.delete()
+        self.save(update_fields=["current", "updated"])
+
 
 def branch(messages: list[Message], leaf_id: int | None) -> list[Message]:
     """The messages from the root to `leaf_id`, each with its place among its versions."""
@@ -155,6 +277,51 @@ def latest_leaf(messages: list[Message], start_id: int) -> int:
     while node_id in newest_child:
         node_id = newest_child[node_id].pk
     return node_id
+
+
+class EditRefused(Exception):
+    """A change by hand that cannot be made; the text says why in plain words."""
+
+
+def search_conversations(owner: Any, query: str = "") -> QuerySet[Conversation]:
+    """The owner's conversations, newest first, whose title or any message contains `query`."""
+    found = Conversation.objects.filter(owner=owner)
+    query = query.strip()
+    if query:
+        in_messages = Message.objects.filter(conversation=OuterRef("pk"), content__icontains=query)
+        found = found.filter(Q(title__icontains=query) | Exists(in_messages))
+    return found
+
+
+def check_tool_calls(value: Any, where: str = "tool_calls") -> list[dict[str, Any]]:
+    """The OpenAI `tool_calls` list, or ValueError naming the first thing wrong with it."""
+    if not isinstance(value, list):
+        raise ValueError(f"{where} must be a list")
+    calls = []
+    for index, call in enumerate(value):
+        at = f"{where}[{index}]"
+        if not isinstance(call, dict):
+            raise ValueError(f"{at} must be an object with id, type and function")
+        if not isinstance(call.get("id"), str) or not call["id"].strip():
+            raise ValueError(f"{at}.id must be a non-empty string")
+        if call.get("type") != "function":
+            raise ValueError(f'{at}.type must be "function"')
+        function = call.get("function")
+        if not isinstance(function, dict):
+            raise ValueError(f"{at}.function must be an object with name and arguments")
+        if not isinstance(function.get("name"), str) or not function["name"].strip():
+            raise ValueError(f"{at}.function.name must be a non-empty string")
+        if not isinstance(function.get("arguments"), str):
+            raise ValueError(f"{at}.function.arguments must be a string (JSON text)")
+        # Only the fields of the format are kept, so nothing else rides along to the model.
+        calls.append(
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": function["name"], "arguments": function["arguments"]},
+            }
+        )
+    return calls
 
 
 def _title_from(text: str) -> str:
@@ -243,6 +410,38 @@ class Message(models.Model):
         self.previous_version = versions[position - 1] if position > 0 else None
         self.next_version = versions[position + 1] if position + 1 < len(versions) else None
 
+    # What a copy of a message keeps (duplicates, shares, imports): the tree links are redone.
+    COPIED_FIELDS = (
+        "role", "content", "content_html", "reasoning", "status", "error", "finish_reason",
+        "connection", "model", "request_body", "usage", "tool_calls", "tool_call_id", "name",
+        "time_to_first_token_ms", "reasoning_ms", "duration_ms", "tokens_per_second",
+    )  # fmt: skip
+
+    def copied_fields(self) -> dict[str, Any]:
+        fields = {name: getattr(self, name) for name in self.COPIED_FIELDS}
+        if fields["status"] == self.Status.STREAMING:
+            fields["status"] = self.Status.STOPPED  # no task will ever finish the copy
+        return fields
+
+    def render(self) -> None:
+        """Store the HTML of an answer set by hand, as a streamed one is stored when it ends."""
+        self.content_html = (
+            render_markdown(self.content) if self.role == self.Role.ASSISTANT else ""
+        )
+
+    @cached_property
+    def tool_call_cards(self) -> list[dict[str, str]]:
+        """Each tool call as shown: arguments pretty-printed, or what is wrong with them.
+
+        Arguments are checked against the schema the model was given in this very request.
+        """
+        schemas = {
+            tool.get("function", {}).get("name"): tool.get("function", {}).get("parameters")
+            for tool in (self.request_body or {}).get("tools") or []
+            if isinstance(tool, dict)
+        }
+        return [_tool_call_card(call, schemas) for call in self.tool_calls or []]
+
     def as_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.tool_calls:
@@ -252,3 +451,184 @@ class Message(models.Model):
             if self.name:
                 wire["name"] = self.name
         return wire
+
+
+def _tool_call_card(call: dict[str, Any], schemas: dict[str, Any]) -> dict[str, str]:
+    function = call.get("function") or {}
+    name, raw = str(function.get("name", "")), function.get("arguments") or ""
+    card = {"id": str(call.get("id", "")), "name": name, "arguments": raw, "error": ""}
+    try:
+        arguments = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        card["error"] = "The arguments are not valid JSON."
+        return card
+    card["arguments"] = json.dumps(arguments, indent=2, ensure_ascii=False)
+    if schemas and name not in schemas:
+        card["error"] = f"No tool called {name} was offered to the model."
+    elif schemas.get(name):
+        error = jsonschema.exceptions.best_match(
+            jsonschema.validators.validator_for(schemas[name])(schemas[name]).iter_errors(arguments)
+        )
+        if error is not None:
+            where = " → ".join(str(part) for part in error.absolute_path) or "arguments"
+            card["error"] = f"The arguments do not fit the tool's schema: {where}: {error.message}"
+    return card
+
+
+def new_share_token() -> str:
+    # 32 random bytes (256 bits) from the OS: unguessable, and URL-safe so it sits in a path.
+    return secrets.token_urlsafe(32)
+
+
+class Share(models.Model):
+    """A read-only snapshot of a conversation behind an unguessable link; deleting it revokes it."""
+
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="share"
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
+    # A copy, not references: later messages and edits stay private until the owner updates it.
+    snapshot = models.JSONField(default=dict)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("shared", args=[self.token])
+
+    @property
+    def title(self) -> str:
+        return self.snapshot.get("title") or "Shared conversation"
+
+
+def _validate_tool_name(value: str) -> None:
+    if problem := tools.name_problem(value):
+        raise ValidationError(problem, code="tool_name")
+
+
+def _validate_parameters(value: Any) -> None:
+    if problems := tools.schema_problems(value):
+        raise ValidationError([f"Parameters: {problem}." for problem in problems])
+
+
+class ToolDefinition(models.Model):
+    """A function the person can offer the model; sent as one entry of the request's `tools`."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tool_definitions"
+    )
+    name = models.CharField(max_length=64, validators=[_validate_tool_name])
+    description = models.TextField(blank=True)
+    # A JSON Schema with "type": "object": the arguments the model writes when it calls the tool.
+    parameters = models.JSONField(default=tools.empty_parameters, validators=[_validate_parameters])
+    strict = models.BooleanField(default=False)
+    # Prefills the result box when the model calls the tool, so a prototype answers in one click.
+    canned_result = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                name="tool_name_unique_per_owner",
+                violation_error_message="You already have a tool with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(name__regex=tools.NAME_PATTERN), name="tool_name_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("tool_edit", args=[self.pk])
+
+    def as_openai(self) -> dict[str, Any]:
+        """`{"type": "function", "function": {...}}`, one entry of the request's `tools`."""
+        return tools.openai_tool(self.name, self.description, self.parameters, self.strict)
+
+    def signature(self) -> str:
+        """A one-line summary such as `get_current_weather(location, unit?)`."""
+        return tools.signature(self.name, self.parameters)
+
+    @transaction.atomic
+    def duplicate(self) -> ToolDefinition:
+        """A copy for the same owner named name_copy (name_copy2… when taken)."""
+        return ToolDefinition.objects.create(
+            owner_id=self.owner_id,
+            name=free_tool_name(self.owner_id, self.name),
+            description=self.description,
+            parameters=self.parameters,
+            strict=self.strict,
+            canned_result=self.canned_result,
+        )
+
+
+def free_tool_name(owner_id: int, name: str) -> str:
+    """`name`, or name_copy, name_copy2… : the first the owner does not use yet."""
+    taken = set(ToolDefinition.objects.filter(owner_id=owner_id).values_list("name", flat=True))
+    if name not in taken:
+        return name
+    number = 1
+    while True:
+        suffix = "_copy" if number == 1 else f"_copy{number}"
+        candidate = name[: 64 - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        number += 1
+
+
+class ToolClash(models.TextChoices):
+    """What an import does with a tool whose name the person already uses."""
+
+    COPY = "copy", "Import it as a copy (name_copy)"
+    REPLACE = "replace", "Replace mine with it (my canned result stays)"
+    STOP = "stop", "Import nothing"
+
+
+@transaction.atomic
+def import_tools(owner: Any, specs: Iterable[Any], *, on_clash: str = ToolClash.COPY) -> list[str]:
+    """Store checked tools (`playground.tools.ToolSpec`) for `owner`, all or none.
+
+    Returns one plain sentence per tool saying what happened to it. With `ToolClash.STOP`, a
+    name already in use raises `tools.ToolsRejected` and nothing is stored.
+    """
+    specs = list(specs)
+    mine = {t.name: t for t in ToolDefinition.objects.select_for_update().filter(owner=owner)}
+    clashes = [spec.name for spec in specs if spec.name in mine]
+    if clashes and on_clash == ToolClash.STOP:
+        names = ", ".join(clashes)
+        raise tools.ToolsRejected(
+            f"You already have {'a tool' if len(clashes) == 1 else 'tools'} named {names}. "
+            "Nothing was imported: choose to import as a copy or to replace yours."
+        )
+    report = []
+    for spec in specs:
+        fields = {
+            "description": spec.description,
+            "parameters": spec.parameters,
+            "strict": spec.strict,
+        }
+        existing = mine.get(spec.name)
+        if existing is not None and on_clash == ToolClash.REPLACE:
+            for key, value in fields.items():
+                setattr(existing, key, value)
+            existing.save()
+            report.append(f"{spec.name} replaced yours (its canned result was kept).")
+        elif existing is not None:
+            copy = ToolDefinition.objects.create(
+                owner=owner, name=free_tool_name(owner.pk, spec.name), **fields
+            )
+            report.append(f"{spec.name} was already taken, so it was imported as {copy.name}.")
+        else:
+            ToolDefinition.objects.create(owner=owner, name=spec.name, **fields)
+            report.append(f"{spec.name} was imported.")
+    return report

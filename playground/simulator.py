@@ -66,6 +66,12 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# The standard library's own regular expression parser, to write text a pattern accepts.
+try:
+    from re import _parser as _sre_parser  # Python 3.11+
+except ImportError:  # pragma: no cover
+    import sre_parse as _sre_parser  # type: ignore[no-redef]
+
 MODELS = [
     "mistralai/Mistral-Small-3.2-24B-Instruct-2506",
     "mistralai/Magistral-Small-2506",
@@ -365,6 +371,8 @@ def _check_request_model(body: dict[str, Any]) -> None:
             "('json', 'regex' or 'choice').",
         )
     _check_logprobs(body)
+    _check_constraint_kinds(body)
+    _check_serving_extras(body)
     if body.get("stream_options") and not body.get("stream"):
         raise _validator_error(
             body, "Stream options can only be defined when `stream=True`.", "stream_options"
@@ -474,6 +482,63 @@ def _check_logprobs(body: dict[str, Any]) -> None:
             raise _validator_error(
                 body, "when using `top_logprobs`, `logprobs` must be set to true.", "top_logprobs"
             )
+
+
+# response_format types and the structured_outputs kind each becomes.
+_FORMAT_KINDS = {
+    "json_object": "json_object",
+    "json_schema": "json",
+    "structural_tag": "structural_tag",
+}
+_STRUCTURED_KINDS = ("json", "regex", "choice", "grammar", "json_object", "structural_tag")
+
+
+def _check_constraint_kinds(body: dict[str, Any]) -> None:
+    """A response_format overrides structured_outputs of its own kind; another kind is a 400."""
+    response_format = body.get("response_format")
+    structured = body.get("structured_outputs")
+    if not isinstance(response_format, dict) or not isinstance(structured, dict):
+        return
+    kind = _FORMAT_KINDS.get(response_format.get("type"))
+    others = [k for k in _STRUCTURED_KINDS if structured.get(k) is not None and k != kind]
+    if kind is not None and others:
+        raise _validator_error(
+            body,
+            "You can only use one kind of structured outputs constraint but multiple are "
+            f"specified: response_format {response_format.get('type')} and {others[0]}.",
+            "response_format",
+        )
+
+
+def _check_serving_extras(body: dict[str, Any]) -> None:
+    if body.get("logprob_token_ids") and not body.get("logprobs"):
+        raise _validator_error(
+            body, "`logprob_token_ids` requires `logprobs` to be true.", "logprob_token_ids"
+        )
+    detection = body.get("repetition_detection")
+    if isinstance(detection, dict):
+        largest = detection.get("max_pattern_size") or 0
+        smallest = detection.get("min_pattern_size") or 0
+        if smallest > largest:
+            raise _validator_error(
+                body,
+                "min_pattern_size must be less than or equal to max_pattern_size.",
+                "repetition_detection",
+            )
+        if largest > 0 and (detection.get("min_count") or 0) < 2:
+            raise _validator_error(body, "min_count must be at least 2.", "repetition_detection")
+    salt = body.get("cache_salt")
+    if salt is not None and (
+        not isinstance(salt, str) or not salt or len(salt) > 128 or any(c in salt for c in "@/\\\0")
+    ):
+        raise _validator_error(
+            body,
+            "Parameter 'cache_salt' must be a non-empty string of at most 128 characters "
+            "without '@', '/', '\\' or NUL.",
+            "cache_salt",
+        )
+    if any(not word for word in body.get("bad_words") or []):
+        raise _validator_error(body, "bad_words cannot contain an empty string.", "bad_words")
 
 
 _FLOAT_FIELDS = (
@@ -645,6 +710,11 @@ def _check_rendering(body: dict[str, Any], messages: list[Any]) -> None:
     if add_generation_prompt and body.get("continue_final_message"):
         raise _serving_error(
             "Cannot set both `add_generation_prompt` and `continue_final_message` to True."
+        )
+    if body.get("continue_final_message") and messages[-1]["role"] != "assistant":
+        raise _serving_error(
+            "Expected last role Assistant for continue_final_message, "
+            f"but got {messages[-1]['role']}"
         )
     if add_generation_prompt and messages[-1]["role"] == "assistant":
         raise _serving_error(
@@ -1063,17 +1133,24 @@ def _generate(
             thinking = thinking[:budget]
 
     calls = _tool_calls(body, hooks, last_user, rng, topic)
+    min_tokens = values["min_tokens"] or 0
     if calls:
         answer: list[str] = []
     elif structured := _structured_text(body, rng, topic):
         answer = _json_pieces(structured)
-    elif "tokens" in hooks and hooks["tokens"].isdigit():
-        count = int(hooks["tokens"])
-        answer = _answer_pieces(rng, topic, code=False, target=count)[:count]
     else:
-        target = rng.randint(1900, 2100) if "long" in hooks else rng.randint(40, 80)
-        wants_code = re.search(r"\bcode", last_user, re.I) is not None
-        answer = _answer_pieces(rng, topic, code=wants_code, target=target)
+        if "tokens" in hooks and hooks["tokens"].isdigit():
+            count = int(hooks["tokens"])
+            answer = _answer_pieces(rng, topic, code=False, target=count)[:count]
+        else:
+            target = rng.randint(1900, 2100) if "long" in hooks else rng.randint(40, 80)
+            wants_code = re.search(r"\bcode", last_user, re.I) is not None
+            answer = _answer_pieces(rng, topic, code=wants_code, target=target)
+        # The end-of-sequence token is suppressed until min_tokens, and for good by ignore_eos.
+        wanted = max_tokens if body.get("ignore_eos") else min_tokens
+        if len(answer) < wanted:
+            answer += ["\n\n", *_answer_pieces(rng, topic, code=False, target=wanted)]
+        answer = _without_words(answer, body.get("bad_words") or [], rng)
 
     tokens: list[tuple] = []
     if "think-tags" in hooks:
@@ -1088,7 +1165,8 @@ def _generate(
         tokens += [("args", call_index, p) for p in _json_pieces(call["function"]["arguments"])]
 
     natural_end = len(tokens)
-    stop_at = _find_stop(tokens, values["stop"], bool(body.get("include_stop_str_in_output")))
+    include_stop = bool(body.get("include_stop_str_in_output"))
+    stop_at = _find_stop(tokens, values["stop"], include_stop, after=min_tokens - 1)
     if stop_at is not None and stop_at[0] < max_tokens:
         cut, stop_string, kept = stop_at
         tokens = kept
@@ -1124,9 +1202,12 @@ def _generate(
 
 
 def _find_stop(
-    tokens: list[tuple], stops: list[str], include: bool
+    tokens: list[tuple], stops: list[str], include: bool, *, after: int = -1
 ) -> tuple[int, str, list[tuple]] | None:
-    """(index of the token that completed a stop string, the string, the tokens cut there)."""
+    """(index of the token that completed a stop string, the string, the tokens cut there).
+
+    Tokens up to index `after` cannot stop the answer (min_tokens).
+    """
     if not stops:
         return None
     text = {"reasoning": "", "content": ""}
@@ -1137,6 +1218,8 @@ def _find_stop(
             continue
         before = len(text[kind])
         text[kind] += token[1]
+        if i <= after:
+            continue
         # vLLM checks each stop string in order over the newly added text.
         for stop in stops:
             found = text[kind].find(stop, max(0, before - longest + 1))
@@ -1154,6 +1237,21 @@ def _find_stop(
                     kept.append((kind, piece))
             return i, stop, kept
     return None
+
+
+def _without_words(pieces: list[str], banned: list[str], rng: random.Random) -> list[str]:
+    """The pieces with every banned single word swapped for another (bad_words)."""
+    words = {word.strip().lower() for word in banned if word.strip()}
+    if not words:
+        return pieces
+    spare = [w for w in _FALLBACK_WORDS if w not in words] or ["thing"]
+    kept = []
+    for piece in pieces:
+        core = piece.strip().strip(".,:;!?*")
+        if core.lower() in words:
+            piece = piece.replace(core, rng.choice(spare), 1)
+        kept.append(piece)
+    return kept
 
 
 def _tool_calls(
@@ -1201,6 +1299,8 @@ def _structured_text(body: dict[str, Any], rng: random.Random, topic: list[str])
     if isinstance(structured, dict):
         if structured.get("choice"):
             return str(rng.choice(structured["choice"]))
+        if isinstance(structured.get("regex"), str):
+            return _regex_text(structured["regex"], rng)
         schema = structured.get("json")
         if isinstance(schema, str):
             try:
@@ -1212,6 +1312,77 @@ def _structured_text(body: dict[str, Any], rng: random.Random, topic: list[str])
         if structured.get("json_object"):
             return json.dumps({"answer": rng.choice(topic or _FALLBACK_WORDS)})
     return None
+
+
+def _regex_text(pattern: str, rng: random.Random) -> str | None:
+    """A short text matching a simple regular expression; None when it is not simple."""
+    try:
+        parsed = _sre_parser.parse(pattern)
+        text = "".join(_from_regex(list(parsed), rng, {}))
+    except (re.error, ValueError, KeyError, OverflowError, RecursionError):
+        return None
+    return text if re.fullmatch(pattern, text) else None
+
+
+def _from_regex(items: list, rng: random.Random, groups: dict[int, str]) -> list[str]:
+    out: list[str] = []
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            out.append(chr(arg))
+        elif name == "NOT_LITERAL":
+            out.append("x" if chr(arg) != "x" else "y")
+        elif name == "ANY":
+            out.append(rng.choice(string.ascii_lowercase))
+        elif name == "IN":
+            out.append(_from_class(arg, rng))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, inner = arg
+            count = rng.randint(low, min(high, low + 3))
+            for _ in range(count):
+                out += _from_regex(list(inner), rng, groups)
+        elif name == "SUBPATTERN":
+            group, _, _, inner = arg
+            text = "".join(_from_regex(list(inner), rng, groups))
+            if group is not None:
+                groups[group] = text
+            out.append(text)
+        elif name == "ATOMIC_GROUP":
+            out += _from_regex(list(arg), rng, groups)
+        elif name == "BRANCH":
+            out += _from_regex(list(rng.choice(arg[1])), rng, groups)
+        elif name == "GROUPREF":
+            out.append(groups[arg])
+        elif name != "AT":  # anchors produce nothing; lookarounds are not simple
+            raise ValueError(f"not simple: {name}")
+    return out
+
+
+_CATEGORIES = {
+    "CATEGORY_DIGIT": string.digits,
+    "CATEGORY_WORD": string.ascii_letters + string.digits + "_",
+    "CATEGORY_SPACE": " ",
+    "CATEGORY_NOT_DIGIT": string.ascii_letters,
+    "CATEGORY_NOT_WORD": " -.",
+    "CATEGORY_NOT_SPACE": string.ascii_letters,
+}
+
+
+def _from_class(items: list, rng: random.Random) -> str:
+    choices: list[str] = []
+    for op, arg in items:
+        name = str(op)
+        if name == "NEGATE":
+            raise ValueError("not simple: negated class")
+        if name == "LITERAL":
+            choices.append(chr(arg))
+        elif name == "RANGE":
+            choices.append(chr(rng.randint(*arg)))
+        elif name == "CATEGORY":
+            choices.append(rng.choice(_CATEGORIES[str(arg)]))
+        else:
+            raise ValueError(f"not simple: {name}")
+    return rng.choice(choices)
 
 
 def _logprob(token: tuple, rng: random.Random, top: int) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
-from playground import upstream
+from playground import options, upstream
 from playground.connections import Connection
 from playground.markdown import render_markdown
 from playground.models import Conversation, Message
@@ -19,26 +19,35 @@ from playground.models import Conversation, Message
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Something the page should show now: text to append, or the end of the reasoning."""
+    """Something the page should show now: text to append, the end of the reasoning, or a tool
+    call starting (`text` is its name) or growing (`text` is a fragment of its arguments)."""
 
-    kind: Literal["content", "reasoning", "reasoning_done"]
+    kind: Literal["content", "reasoning", "reasoning_done", "tool_call", "tool_arguments"]
     text: str
+    index: int = 0  # which tool call
 
 
 OnPiece = Callable[[Piece], Awaitable[None]]
 
 
-def build_body(conversation: Conversation, connection: Connection) -> dict[str, Any]:
-    """The request body for the conversation's next answer."""
-    body: dict[str, Any] = {
+def build_body(
+    conversation: Conversation, connection: Connection, *, typing: str = ""
+) -> dict[str, Any]:
+    """The request body for the conversation's next answer: its messages and its options.
+
+    `typing` is a message not sent yet (the code view shows the request with it last).
+    Options that fail their checks are left out; `turns.prepare_answer` refuses to send then.
+    """
+    messages = conversation.upstream_messages()
+    if typing.strip():
+        messages.append({"role": "user", "content": typing.strip()})
+    target = options.target_of(connection.dialect)
+    chosen = options.evaluate(conversation.options, target, messages=messages)
+    return {
         "model": conversation.model or connection.default_model,
-        "messages": conversation.upstream_messages(),
-        "stream": True,
+        "messages": messages,
+        **chosen.body_fields(),
     }
-    # Mistral's API answers unknown keys with 422 and always sends usage on the last chunk.
-    if connection.dialect != "mistral":
-        body["stream_options"] = {"include_usage": True}
-    return body
 
 
 async def generate(
@@ -80,6 +89,8 @@ class _Turn:
         self.content: list[str] = [message.content] if message.content else []
         self.reasoning: list[str] = [message.reasoning] if message.reasoning else []
         self.started = time.monotonic()
+        # Tool calls arrive in fragments keyed by index: id and name first, arguments after.
+        self.calls: dict[int, dict[str, Any]] = {}
         self.first_token: float | None = None
         self.reasoning_started: float | None = None
         self.reasoning_ended: float | None = None
@@ -98,12 +109,31 @@ class _Turn:
             await self._end_reasoning(now)
             self.content.append(event.text)
             await self.on_piece(Piece("content", event.text))
+        elif isinstance(event, upstream.ToolCallDelta) and event.choice == 0:
+            await self._end_reasoning(self._token())
+            await self._tool_call(event)
         elif isinstance(event, upstream.Finish) and event.choice == 0:
             self.message.finish_reason = event.reason
         elif isinstance(event, upstream.Usage):
             self.message.usage = event.usage
         if time.monotonic() - self.last_checkpoint >= settings.STREAM_CHECKPOINT_SECONDS:
             await self._checkpoint()
+
+    async def _tool_call(self, delta: upstream.ToolCallDelta) -> None:
+        call = self.calls.get(delta.index)
+        if call is None:
+            call = {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            self.calls[delta.index] = call
+        if delta.id:
+            call["id"] = delta.id
+        if delta.name:
+            announced = bool(call["function"]["name"])
+            call["function"]["name"] += delta.name
+            if not announced:
+                await self.on_piece(Piece("tool_call", call["function"]["name"], delta.index))
+        if delta.arguments:
+            call["function"]["arguments"] += delta.arguments
+            await self.on_piece(Piece("tool_arguments", delta.arguments, delta.index))
 
     def _token(self) -> float:
         now = time.monotonic()
@@ -131,6 +161,8 @@ class _Turn:
         message.content = "".join(self.content)
         message.reasoning = "".join(self.reasoning)
         message.content_html = render_markdown(message.content)
+        if self.calls:
+            message.tool_calls = [self.calls[index] for index in sorted(self.calls)]
         message.status = status
         message.error = error
         message.duration_ms = (now - self.started) * 1000

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from playground import options
 from playground.connections import Connection, get_connection
-from playground.forms import ComposerForm, ConversationSettingsForm
+from playground.forms import ComposerForm, ConversationSettingsForm, RequestOptionsForm
 from playground.models import Conversation, Message
 from playground.stream import build_body
 
@@ -23,10 +24,29 @@ def own_conversation(user: AbstractBaseUser | AnonymousUser, pk: int) -> Convers
 
 
 def apply_settings(conversation: Conversation, data: dict[str, Any]) -> None:
-    """Save the connection, model and system prompt sent along with a message, when valid."""
+    """Save the connection, model, system prompt and request options sent with a message.
+
+    Options are stored even when wrong (as typed): `prepare_answer` then refuses to send.
+    """
     fields = {k: data[k] for k in ("connection", "model", "system_prompt") if k in data}
-    if not fields:
+    if fields:
+        _apply_fields(conversation, fields)
+    _apply_options(conversation, data)
+
+
+def _apply_options(conversation: Conversation, data: dict[str, Any]) -> None:
+    connection = get_connection(conversation.connection)
+    target = options.target_of(connection.dialect if connection else "")
+    # A panel drawn for another connection's fields would store them under the wrong rules.
+    if data.get("shown_target") != target:
         return
+    typed = RequestOptionsForm(data, target=target).texts()
+    if typed:
+        conversation.options = options.update(conversation.options, typed, target)
+        conversation.save(update_fields=["options"])
+
+
+def _apply_fields(conversation: Conversation, fields: dict[str, Any]) -> None:
     merged = {
         "connection": conversation.connection,
         "model": conversation.model,
@@ -58,6 +78,28 @@ def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Mes
     return conversation.add_user_message(composer.cleaned_data["message"], replacing=replacing)
 
 
+def accept_tool_results(conversation: Conversation, data: dict[str, Any]) -> None:
+    """One tool message per call of the last answer, in the calls' order, all or nothing."""
+    path = conversation.path()
+    last = path[-1] if path else None
+    if last is None or last.role != Message.Role.ASSISTANT or not last.tool_calls:
+        raise TurnRejected("There are no tool calls waiting for results.")
+    rows, missing = [], []
+    for call in last.tool_calls:
+        result = str(data.get(f"result:{call['id']}", "")).strip()
+        name = call.get("function", {}).get("name", "")
+        if not result:
+            missing.append(name or call["id"])
+        rows.append(
+            {"role": Message.Role.TOOL, "tool_call_id": call["id"], "name": name, "content": result}
+        )
+    if missing:
+        raise TurnRejected(
+            f"Give a result for every call before continuing (missing: {', '.join(missing)})."
+        )
+    conversation.append_branch(rows)
+
+
 def _as_int(value: Any) -> int | None:
     try:
         return int(value)
@@ -85,8 +127,19 @@ def prepare_answer(
     if not any(m.role == Message.Role.USER for m in conversation.history()):
         raise TurnRejected("There is no message to answer yet.")
     body = build_body(conversation, connection)
+    _refuse_invalid_options(conversation, connection, body["messages"])
     message = conversation.start_answer(connection=connection.slug, model=body["model"], body=body)
     return connection, message, body
+
+
+def _refuse_invalid_options(
+    conversation: Conversation, connection: Connection, messages: list[dict[str, Any]]
+) -> None:
+    """Options that fail their checks block sending; the options panel says what to fix."""
+    target = options.target_of(connection.dialect)
+    checked = options.evaluate(conversation.options, target, messages=messages)
+    if not checked.ok:
+        raise TurnRejected(checked.refusal())
 
 
 def _prepare_continuation(
@@ -97,6 +150,7 @@ def _prepare_continuation(
     if last is None or last.role != Message.Role.ASSISTANT or not last.content:
         raise TurnRejected("There is no answer to continue.")
     body = continuation_body(build_body(conversation, connection), connection.dialect)
+    _refuse_invalid_options(conversation, connection, body["messages"])
     conversation.rewind_for_new_answer()
     message = conversation.start_answer(connection=connection.slug, model=body["model"], body=body)
     message.content, message.reasoning = last.content, last.reasoning

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import json
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from playground import turns, upstream
+from playground import curl, exports, options, sharing, tools, turns, upstream
 from playground.connections import all_connections, default_connection, get_connection, models_of
-from playground.models import Conversation
-from playground.stream import generate
+from playground.forms import (
+    HandMessageForm,
+    ImportForm,
+    ParametersEditor,
+    RequestOptionsForm,
+    ToolDefinitionForm,
+    ToolImportForm,
+)
+from playground.models import (
+    Conversation,
+    EditRefused,
+    Message,
+    Share,
+    ToolDefinition,
+    import_tools,
+    search_conversations,
+)
+from playground.stream import build_body, generate
 
 _PAGE = "playground/conversation.html"
 
@@ -67,12 +89,17 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
 @login_required
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _own_conversation(request, pk)
-    context = _settings_context(conversation) | {
-        "messages": conversation.path(),
-        "conversations": Conversation.objects.filter(owner=request.user).only("pk", "title")[:200],
-        "socket_path": f"/ws/conversations/{conversation.pk}/",
-        "busy": False,
-    }
+    context = (
+        _settings_context(conversation)
+        | _options_context(conversation)
+        | {
+            "messages": conversation.path(),
+            "conversations": _sidebar(request),
+            "q": request.GET.get("q", ""),
+            "socket_path": f"/ws/conversations/{conversation.pk}/",
+            "busy": False,
+        }
+    )
     return render(request, _PAGE, context)
 
 
@@ -150,3 +177,483 @@ async def send_message(request: HttpRequest, pk: int) -> HttpResponse:
     ) as client:
         await generate(message, body, client=client, connection=connection, on_piece=ignore)
     return redirect(conversation)
+
+
+# ---- Share links -----------------------------------------------------------------------------
+
+
+def _back(request: HttpRequest, default: Conversation) -> HttpResponse:
+    """After a plain form: back to the page that sent it (the list of shares), else `default`."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
+
+
+def _share_panel(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    share = Share.objects.filter(conversation=conversation).first()
+    context = {"conversation": conversation, "share": share}
+    return render(request, "playground/shares.html#share_panel", context)
+
+
+@require_POST
+@login_required
+def share_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    """Create the link, or update its snapshot to the conversation as it is now (same link)."""
+    conversation = _own_conversation(request, pk)
+    sharing.share(conversation)
+    if request.headers.get("HX-Request"):
+        return _share_panel(request, conversation)
+    return _back(request, conversation)
+
+
+@require_POST
+@login_required
+def revoke_share(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _own_conversation(request, pk)
+    sharing.revoke(conversation)
+    if request.headers.get("HX-Request"):
+        return _share_panel(request, conversation)
+    return _back(request, conversation)
+
+
+@require_GET
+@login_required
+def shares(request: HttpRequest) -> HttpResponse:
+    """The person's active share links."""
+    found = (
+        Share.objects.filter(conversation__owner=request.user)
+        .select_related("conversation")
+        .defer("snapshot")  # can be large; the list shows the conversation's own title
+    )
+    return render(request, "playground/shares.html", {"shares": found})
+
+
+@require_GET
+def shared(request: HttpRequest, token: str) -> HttpResponse:
+    """A share link: read-only, for anyone who has it, logged in or not."""
+    share = get_object_or_404(Share, token=token)
+    context = {
+        "share": share,
+        "snapshot": share.snapshot,
+        "messages": sharing.shared_messages(share),
+        "request_json": sharing.request_json(share),
+    }
+    response = render(request, "playground/share.html", context)
+    response["X-Robots-Tag"] = "noindex"
+    # The token is the key: no Referer takes it to sites the content links to, and no cache
+    # keeps the page once the owner revokes it.
+    response["Referrer-Policy"] = "no-referrer"
+    add_never_cache_headers(response)
+    return response
+
+
+@require_POST
+@login_required
+def copy_shared(request: HttpRequest, token: str) -> HttpResponse:
+    """Open a copy: the snapshot becomes a new conversation of the viewer's own."""
+    share = get_object_or_404(Share, token=token)
+    return redirect(sharing.open_copy(share, request.user))
+
+
+# ---- History: the sidebar, rename, duplicate, delete -----------------------------------------
+
+
+def _sidebar(request: HttpRequest):
+    """Newest first; older ones are found by searching."""
+    found = search_conversations(request.user, request.GET.get("q", ""))
+    return found.only("pk", "title")[:200]
+
+
+@require_GET
+@login_required
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    """The sidebar's list, filtered as the person types in its search box."""
+    current = request.GET.get("current", "")
+    context = {
+        "conversations": _sidebar(request),
+        "conversation": turns.own_conversation(request.user, int(current))
+        if current.isdigit()
+        else None,
+        "q": request.GET.get("q", ""),
+    }
+    return render(request, f"{_PAGE}#conversation_list", context)
+
+
+@require_POST
+@login_required
+def rename_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _own_conversation(request, pk)
+    conversation.rename(request.POST.get("title", "")[:200])
+    if request.headers.get("HX-Request"):
+        return render(request, f"{_PAGE}#renamed", {"conversation": conversation})
+    return redirect(conversation)
+
+
+@require_POST
+@login_required
+def duplicate_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    return redirect(_own_conversation(request, pk).duplicate())
+
+
+@require_POST
+@login_required
+def delete_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page asked for confirmation first; its share link goes with it."""
+    _own_conversation(request, pk).delete()
+    return redirect("home")
+
+
+# ---- Export and import -----------------------------------------------------------------------
+
+
+def _download(text: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+@require_GET
+@login_required
+def export_json(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _own_conversation(request, pk)
+    text = json.dumps(exports.export_json(conversation), indent=2, ensure_ascii=False)
+    return _download(text, "application/json", exports.filename(conversation, "json"))
+
+
+@require_GET
+@login_required
+def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _own_conversation(request, pk)
+    text = exports.export_markdown(conversation)
+    return _download(text, "text/markdown", exports.filename(conversation, "md"))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def import_conversation(request: HttpRequest) -> HttpResponse:
+    """A file or pasted JSON becomes a new conversation, whole or not at all."""
+    form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+    error = ""
+    if form.is_bound and form.is_valid():
+        try:
+            data = exports.parse(form.cleaned_data["json"])
+            return redirect(exports.import_conversation(request.user, data))
+        except exports.ImportRejected as exc:
+            error = str(exc)
+    status = 422 if form.is_bound else 200
+    return render(request, "playground/import.html", {"form": form, "error": error}, status=status)
+
+
+# ---- Messages set by hand (no model is called) -----------------------------------------------
+
+
+def _own_message(request: HttpRequest, pk: int, message_pk: int) -> tuple[Conversation, Message]:
+    conversation = _own_conversation(request, pk)
+    return conversation, get_object_or_404(conversation.messages, pk=message_pk)
+
+
+def _messages_changed(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    if not request.headers.get("HX-Request"):
+        return redirect(conversation)
+    return render(request, f"{_PAGE}#messages_list", {"messages": conversation.path()})
+
+
+def _refused(
+    request: HttpRequest,
+    conversation: Conversation,
+    text: str,
+    *,
+    partial: str = "notice",
+    target: str = "#notice",
+    **context,
+) -> HttpResponse:
+    """Say why nothing changed: next to the control over htmx, on a page of its own without."""
+    if not request.headers.get("HX-Request"):
+        page = {"conversation": conversation, "text": text}
+        return render(request, "playground/refused.html", page, status=422)
+    context |= {"conversation": conversation, "text": text, "error": text}
+    response = render(request, f"{_PAGE}#{partial}", context)
+    # 200, so htmx swaps it; the retarget puts it where the person is looking.
+    response["HX-Retarget"] = target
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+@require_POST
+@login_required
+def add_message(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a message of any role at the end of the branch on screen."""
+    conversation = _own_conversation(request, pk)
+    form = HandMessageForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise EditRefused(form.first_error())
+        conversation.add_by_hand(role=form.cleaned_data["role"], **form.message_fields())
+    except EditRefused as exc:
+        return _refused(
+            request,
+            conversation,
+            str(exc),
+            partial="add_message",
+            target="#add-message",
+            draft=request.POST,
+            open=True,
+        )
+    if not request.headers.get("HX-Request"):
+        return redirect(conversation)
+    # The form comes back empty and open for the next one; the list follows out of band.
+    context = {"conversation": conversation, "messages": conversation.path(), "open": True}
+    return render(request, f"{_PAGE}#message_added", context)
+
+
+@require_POST
+@login_required
+def edit_message(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+    """Change a message in place; its role stays what it is."""
+    conversation, message = _own_message(request, pk, message_pk)
+    form = HandMessageForm(request.POST.dict() | {"role": message.role})
+    try:
+        if not form.is_valid():
+            raise EditRefused(form.first_error())
+        conversation.edit_by_hand(message, **form.message_fields())
+    except EditRefused as exc:
+        return _refused(
+            request,
+            conversation,
+            str(exc),
+            partial="hand_edit",
+            target=f"#{message.dom_id}-hand",
+            draft=request.POST,
+            message=message,
+        )
+    return _messages_changed(request, conversation)
+
+
+@require_POST
+@login_required
+def move_message(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+    conversation, message = _own_message(request, pk, message_pk)
+    try:
+        conversation.move(message, up=request.POST.get("direction") != "down")
+    except EditRefused as exc:
+        return _refused(request, conversation, str(exc))
+    return _messages_changed(request, conversation)
+
+
+@require_POST
+@login_required
+def delete_message(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+    conversation, message = _own_message(request, pk, message_pk)
+    try:
+        conversation.delete_by_hand(message)
+    except EditRefused as exc:
+        return _refused(request, conversation, str(exc))
+    return _messages_changed(request, conversation)
+
+
+# --- Request options and the code view --------------------------------------------------------
+
+_OPTIONS = "playground/options.html"
+_CODE_TABS = [("curl", "cURL"), ("python", "Python"), ("javascript", "JavaScript")]
+
+
+def _target_of(conversation: Conversation) -> str:
+    connection = get_connection(conversation.connection)
+    return options.target_of(connection.dialect if connection else "")
+
+
+def _options_context(conversation: Conversation, *, typing: str = "", tab: str = "curl") -> dict:
+    """The request options panel, and the request the next Send posts in three languages."""
+    connection = get_connection(conversation.connection)
+    target = options.target_of(connection.dialect if connection else "")
+    # A Send always ends the request with the person's message.
+    after_send = [*conversation.upstream_messages(), {"role": "user", "content": typing}]
+    form = RequestOptionsForm.for_stored(conversation.options, target=target, messages=after_send)
+    context = {
+        "conversation": conversation,
+        "options_form": form,
+        "target": target,
+        "target_label": options.TARGETS[target],
+        "typing": bool(typing.strip()),
+        "tab": tab if tab in dict(_CODE_TABS) else "curl",
+        "code": None,
+    }
+    if connection is not None:
+        body = build_body(conversation, connection, typing=typing)
+        code = curl.snippets(
+            body, target=target, base_url=connection.base_url, with_key=bool(connection.api_key)
+        )
+        context["code"] = code
+        context["code_tabs"] = [(key, title, getattr(code, key)) for key, title in _CODE_TABS]
+    return context
+
+
+@require_POST
+@login_required
+def request_options(request: HttpRequest, pk: int) -> HttpResponse:
+    """Autosave of the options panel: store what was typed, say what is wrong, show the request."""
+    conversation = _own_conversation(request, pk)
+    target = _target_of(conversation)
+    shown = request.POST.get("shown_target", target)
+    # A panel drawn for another target (the connection changed meanwhile) saves nothing.
+    if shown == target:
+        form = RequestOptionsForm(request.POST, target=target)
+        conversation.options = options.update(conversation.options, form.texts(), target)
+        conversation.save(update_fields=["options"])
+    if not request.headers.get("HX-Request"):
+        return redirect(conversation)
+    context = _options_context(
+        conversation, typing=request.POST.get("message", ""), tab=request.POST.get("tab", "")
+    )
+    context["stale_panel"] = shown != target
+    return render(request, f"{_OPTIONS}#options_saved", context)
+
+
+@require_GET
+@login_required
+def request_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The code view again, after the settings, the conversation or the typed message changed."""
+    conversation = _own_conversation(request, pk)
+    context = _options_context(
+        conversation, typing=request.GET.get("message", ""), tab=request.GET.get("tab", "")
+    )
+    context["stale_panel"] = request.GET.get("shown_target", context["target"]) != context["target"]
+    return render(request, f"{_OPTIONS}#code_view_refresh", context)
+
+
+# ---- Tool library ----------------------------------------------------------------------------
+
+_TOOLS = "playground/tools.html"
+_TOOL_FORM = "playground/tool_form.html"
+
+
+def _own_tool(request: HttpRequest, pk: int) -> ToolDefinition:
+    return get_object_or_404(ToolDefinition, pk=pk, owner=request.user)
+
+
+def _tool_list_page(
+    request: HttpRequest, import_form: ToolImportForm | None = None, **extra
+) -> HttpResponse:
+    context = {
+        "tools": request.user.tool_definitions.all(),
+        "import_form": import_form or ToolImportForm(),
+        **extra,
+    }
+    return render(request, _TOOLS, context, status=422 if extra.get("import_error") else 200)
+
+
+@require_GET
+@login_required
+def tool_list(request: HttpRequest) -> HttpResponse:
+    return _tool_list_page(request)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def tool_new(request: HttpRequest) -> HttpResponse:
+    return _tool_page(request, ToolDefinition(owner=request.user))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def tool_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _tool_page(request, _own_tool(request, pk))
+
+
+def _tool_page(request: HttpRequest, tool: ToolDefinition) -> HttpResponse:
+    """Show, redraw (add or remove a property, Update, switch sides) or save a tool."""
+    if request.method == "GET":
+        form = ToolDefinitionForm(instance=tool)
+        editor = ParametersEditor.for_schema(tool.parameters)
+        return render(request, _TOOL_FORM, {"form": form, "editor": editor, "tool": tool})
+    editor = ParametersEditor.from_post(request.POST)
+    if not editor.saving:
+        form = ToolDefinitionForm.redrawn(request.POST, instance=tool)
+        return render(request, _TOOL_FORM, {"form": form, "editor": editor, "tool": tool})
+    form = ToolDefinitionForm(request.POST, instance=tool)
+    if form.is_valid() and editor.is_valid():
+        tool = form.save(commit=False)
+        tool.parameters = editor.schema
+        try:
+            tool.save()
+        except IntegrityError:  # the same name saved meanwhile from another tab
+            form.add_error("name", "You already have a tool with this name.")
+        else:
+            messages.success(request, f"Saved {tool.name}.")
+            return redirect("tool_list")
+    context = {"form": form, "editor": editor, "tool": tool, "not_saved": True}
+    return render(request, _TOOL_FORM, context, status=422)
+
+
+@require_POST
+@login_required
+def tool_preview(request: HttpRequest) -> HttpResponse:
+    """The parameters editor as the person edits it: the other side redrawn, problems shown."""
+    editor = ParametersEditor.from_post(request.POST)
+    changed = request.POST.get("changed", "")
+    context = {"editor": editor, "changed": changed}
+    if changed in ("rows", "json"):
+        # Typing: everything but the field being typed in comes back, out of band.
+        return render(request, f"{_TOOL_FORM}#parameters_synced", context)
+    return render(request, f"{_TOOL_FORM}#parameters", context)
+
+
+@require_POST
+@login_required
+def tool_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+    copy = _own_tool(request, pk).duplicate()
+    messages.success(request, f"This is a copy named {copy.name}: rename it and save.")
+    return redirect(copy)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def tool_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation (the page without JavaScript); htmx asks with hx-confirm."""
+    tool = _own_tool(request, pk)
+    if request.method == "GET":
+        return render(request, "playground/tool_delete.html", {"tool": tool})
+    tool.delete()
+    status = f"Deleted {tool.name}."
+    if request.headers.get("HX-Request"):
+        context = {"tools": request.user.tool_definitions.all(), "status": status}
+        return render(request, f"{_TOOLS}#tool_list", context)
+    messages.success(request, status)
+    return redirect("tool_list")
+
+
+@require_GET
+@login_required
+def tool_export_all(request: HttpRequest) -> HttpResponse:
+    text = tools.tools_json(request.user.tool_definitions.all())
+    return _download(text, "application/json", "hexplay-tools.json")
+
+
+@require_GET
+@login_required
+def tool_export(request: HttpRequest, pk: int) -> HttpResponse:
+    tool = _own_tool(request, pk)
+    return _download(tools.tools_json([tool]), "application/json", f"{tool.name}.json")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def tool_import(request: HttpRequest) -> HttpResponse:
+    """Pasted or uploaded OpenAI `tools` JSON: every tool checked first, then all stored or none."""
+    if request.method == "GET":
+        return _tool_list_page(request, import_open=True)
+    form = ToolImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        error = " ".join(form.non_field_errors()) or "Check the fields below."
+        return _tool_list_page(request, form, import_open=True, import_error=error)
+    try:
+        specs = tools.parse_tools(form.cleaned_data["json"])
+        report = import_tools(request.user, specs, on_clash=form.cleaned_data["on_clash"])
+    except tools.ToolsRejected as exc:
+        return _tool_list_page(request, form, import_open=True, import_error=str(exc))
+    for line in report:
+        messages.success(request, line)
+    return redirect("tool_list")

@@ -15,6 +15,12 @@ MISTRAL_SMALL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
 MAGISTRAL = "mistralai/Magistral-Small-2506"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Django's real hasher is slow on purpose; the tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def simulator_server():
     server = Simulator().start()

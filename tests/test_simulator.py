@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -659,3 +660,71 @@ def test_full_speed_streams_well_over_five_thousand_chunks_a_second(sim):
         elapsed = time.perf_counter() - started
     assert received.count(b"data: ") == 10003  # role, 10,000 tokens, finish, [DONE]
     assert 10000 / elapsed > 5000
+
+
+# --- What the request options do (the options panel's controls all have a visible effect) ------
+
+
+def test_structured_regex_answers_text_the_pattern_matches(client):
+    for pattern in [r"\d{3}-\d{4}", "(yes|no|maybe)", "[A-Z][a-z]{2,5}!"]:
+        body = chat(client, model=SMALL, structured_outputs={"regex": pattern}).json()
+        assert re.fullmatch(pattern, body["choices"][0]["message"]["content"]), pattern
+
+
+def test_ignore_eos_writes_until_max_tokens(client):
+    body = chat(client, model=SMALL, ignore_eos=True, max_tokens=300).json()
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert body["usage"]["completion_tokens"] == 300
+
+
+def test_min_tokens_holds_the_end_and_stop_texts_back(client):
+    short = chat(client, model=SMALL, messages=[{"role": "user", "content": "Hi [[sim:tokens=5]]"}])
+    assert short.json()["usage"]["completion_tokens"] == 6
+    held = chat(
+        client,
+        model=SMALL,
+        min_tokens=40,
+        stop=["."],
+        messages=[{"role": "user", "content": "Hi [[sim:tokens=5]]"}],
+    ).json()
+    assert held["usage"]["completion_tokens"] >= 40
+    assert held["choices"][0]["stop_reason"] == "."
+
+
+def test_bad_words_never_appear_in_the_answer(client):
+    free = chat(client, model=SMALL, seed=3).json()["choices"][0]["message"]["content"]
+    assert "tides" in free
+    banned = chat(client, model=SMALL, seed=3, bad_words=["tides"]).json()
+    assert "tides" not in banned["choices"][0]["message"]["content"]
+
+
+MORE_REJECTED = [
+    ({"response_format": {"type": "json_object"}, "structured_outputs": {"regex": "a+"}},
+     "response_format", "only use one kind of structured outputs constraint"),
+    ({"logprob_token_ids": [1, 2]}, "logprob_token_ids", "requires `logprobs` to be true"),
+    ({"repetition_detection": {"max_pattern_size": 4, "min_count": 1}}, "repetition_detection",
+     "min_count must be at least 2"),
+    ({"cache_salt": "a/b"}, "cache_salt", "Parameter 'cache_salt' must be"),
+    ({"bad_words": ["ok", ""]}, "bad_words", "bad_words cannot contain an empty string."),
+    ({"continue_final_message": True, "add_generation_prompt": False}, None,
+     "Expected last role Assistant for continue_final_message, but got user"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "param", "message"), MORE_REJECTED)
+def test_more_of_vllms_rejections(client, fields, param, message):
+    response = chat(client, model=SMALL, **fields)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == param and message in error["message"]
+
+
+def test_a_response_format_of_the_same_kind_as_structured_outputs_is_fine(client):
+    response = chat(
+        client,
+        model=SMALL,
+        response_format={"type": "json_object"},
+        structured_outputs={"json_object": True},
+    )
+    assert response.status_code == 200
+    json.loads(response.json()["choices"][0]["message"]["content"])

@@ -1,5 +1,8 @@
 """Small display filters for messages."""
 
+import json
+from typing import Any
+
 from django import template
 
 from playground.stream import format_seconds
@@ -16,3 +19,9 @@ def seconds(milliseconds: float | None) -> str:
 @register.filter
 def rate(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """Indented JSON for a textarea; empty for nothing. Escaped like any other text."""
+    return "" if value in (None, "", [], {}) else json.dumps(value, indent=2, ensure_ascii=False)

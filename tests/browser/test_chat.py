@@ -62,7 +62,7 @@ def test_a_person_logs_in_sends_a_message_and_sees_the_answer_stream_in_and_stay
     expect(answer).to_contain_text("61 out")  # 60 tokens and the end-of-sequence token
     expect(send_button(page)).to_be_enabled()
     expect(stop_button(page)).to_be_disabled()
-    expect(answer.locator("details")).to_be_hidden()  # no reasoning, no reasoning block
+    expect(answer.locator("details.reasoning")).to_be_hidden()  # no reasoning, no reasoning block
     final_text = content.inner_text()
     assert len(final_text) >= after
     page.screenshot(path=SCREENSHOT, full_page=True)
@@ -88,8 +88,8 @@ def test_reasoning_model_shows_a_collapsible_reasoning_block(logged_in_page):
     box.press("Enter")
 
     answer = last_answer(page)
-    details = answer.locator("details")
-    summary = answer.locator("summary")
+    details = answer.locator("details.reasoning")
+    summary = details.locator("summary")
     # While the model reasons, its reasoning is open and grows.
     expect(details).to_be_visible()
     expect(details).to_have_js_property("open", True)
@@ -112,8 +112,8 @@ def test_reasoning_model_shows_a_collapsible_reasoning_block(logged_in_page):
     # Stored collapsed, with its duration.
     page.reload()
     answer = last_answer(page)
-    expect(answer.locator("details")).to_have_js_property("open", False)
-    expect(answer.locator("summary")).to_have_text(REASONING_SUMMARY)
+    expect(answer.locator("details.reasoning")).to_have_js_property("open", False)
+    expect(answer.locator(".reasoning summary")).to_have_text(REASONING_SUMMARY)
     expect(answer.locator(".reasoning__text")).to_be_hidden()
 
 

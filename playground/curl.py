@@ -1,0 +1,215 @@
+"""A request body as a runnable cURL command, and as Python and JavaScript that post the same."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from playground import options
+
+BASE_URL_VARIABLE = "MISTRAL_BASE_URL"
+
+
+def key_variable(target: str) -> str:
+    """The environment variable the snippets read the key from (HexGrid's docs name it)."""
+    return "MISTRAL_API_KEY" if target == options.MISTRAL else "HEXGRID_API_KEY"
+
+
+@dataclass(frozen=True)
+class Snippets:
+    setup: str  # the environment the snippets expect
+    curl: str
+    python: str
+    javascript: str
+
+
+def snippets(body: dict[str, Any], *, target: str, base_url: str, with_key: bool) -> Snippets:
+    return Snippets(
+        setup=setup(target=target, base_url=base_url, with_key=with_key),
+        curl=curl_command(body, target=target, with_key=with_key),
+        python=(mistral_python if target == options.MISTRAL else openai_python)(
+            body, target=target, with_key=with_key
+        ),
+        javascript=javascript_fetch(body, target=target, with_key=with_key),
+    )
+
+
+def shell_quote(text: str) -> str:
+    """`text` as one single-quoted shell word: a ' inside becomes '\\''."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _public(url: str) -> str:
+    """The URL without any user name or password it may carry."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def setup(*, target: str, base_url: str, with_key: bool) -> str:
+    lines = [f"export {BASE_URL_VARIABLE}={shell_quote(_public(base_url))}"]
+    if with_key:
+        lines.append(f"# and your key: export {key_variable(target)}='…' (HexPlay never shows it)")
+    return "\n".join(lines)
+
+
+def pretty_json(body: Any) -> str:
+    return json.dumps(body, indent=2, ensure_ascii=False)
+
+
+def curl_command(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+    """The cURL command in the style of HexGrid's docs; its JSON is exactly `body`."""
+    streaming = "-N " if body.get("stream") else ""
+    lines = [f'curl {streaming}-X POST "${BASE_URL_VARIABLE}/chat/completions"']
+    if with_key:
+        lines.append(f'-H "Authorization: Bearer ${key_variable(target)}"')
+    lines.append('-H "Content-Type: application/json"')
+    lines.append("-d " + shell_quote(pretty_json(body)))
+    return " \\\n  ".join(lines)
+
+
+# --- Python ------------------------------------------------------------------------------------
+
+
+def python_literal(value: Any, indent: int = 0) -> str:
+    """`value` as Python source, laid out like pretty-printed JSON."""
+    pad, inner = " " * indent, " " * (indent + 4)
+    if isinstance(value, dict) and value:
+        items = [
+            f"{inner}{json.dumps(k)}: {python_literal(v, indent + 4)}," for k, v in value.items()
+        ]
+        return "{\n" + "\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and value:
+        items = [f"{inner}{python_literal(v, indent + 4)}," for v in value]
+        return "[\n" + "\n".join(items) + f"\n{pad}]"
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"
+    # JSON's number and string syntax is valid Python (strings: same escapes, double quotes).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _arguments(arguments: dict[str, Any], indent: int) -> str:
+    pad = " " * indent
+    return "\n".join(f"{pad}{name}={python_literal(v, indent)}," for name, v in arguments.items())
+
+
+def _sdk_names(target: str) -> set[str]:
+    names = {"model", "messages"}
+    for option in options.options_for(target):
+        if option.openai_sdk:
+            names.add(option.api_name(target).split(".")[0])
+    return names
+
+
+def openai_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+    """The openai SDK's call; fields it does not name go in extra_body, as vLLM's docs say."""
+    named = _sdk_names(target)
+    arguments = {k: v for k, v in body.items() if k in named}
+    extra = {k: v for k, v in body.items() if k not in named}
+    if extra:
+        arguments["extra_body"] = extra
+    key = f'os.environ["{key_variable(target)}"]' if with_key else '"none"'
+    streaming = bool(body.get("stream"))
+    result = "stream" if streaming else "completion"
+    lines = [
+        "import os",
+        "",
+        "from openai import OpenAI",
+        "",
+        f'client = OpenAI(base_url=os.environ["{BASE_URL_VARIABLE}"], api_key={key})',
+        f"{result} = client.chat.completions.create(",
+        _arguments(arguments, 4),
+        ")",
+    ]
+    if streaming:
+        lines += [
+            "for chunk in stream:",
+            "    for choice in chunk.choices:",
+            '        print(choice.delta.content or "", end="", flush=True)',
+            "print()",
+        ]
+    else:
+        lines.append("print(completion.choices[0].message.content)")
+    return "\n".join(lines)
+
+
+def mistral_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+    """The mistralai SDK's call, as in Mistral's reference: chat.stream or chat.complete."""
+    streaming = bool(body.get("stream"))
+    arguments = {k: v for k, v in body.items() if k != "stream"}
+    key = f'os.getenv("{key_variable(target)}", "")'
+    lines = [
+        "import os",
+        "",
+        "from mistralai import Mistral",
+        "",
+        "# The SDK adds /v1 itself.",
+        f'server_url = os.environ["{BASE_URL_VARIABLE}"].removesuffix("/v1")',
+        f"with Mistral(api_key={key}, server_url=server_url) as mistral:",
+        f"    res = mistral.chat.{'stream' if streaming else 'complete'}(",
+        _arguments(arguments, 8),
+        "    )",
+    ]
+    if streaming:
+        lines += [
+            "    with res as events:",
+            "        for event in events:",
+            "            for choice in event.data.choices:",
+            '                print(choice.delta.content or "", end="", flush=True)',
+            "    print()",
+        ]
+    else:
+        lines.append("    print(res.choices[0].message.content)")
+    return "\n".join(lines)
+
+
+# --- JavaScript --------------------------------------------------------------------------------
+
+
+def javascript_fetch(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+    """A Node 18+ ES module (request.mjs) posting `body` with fetch and printing the answer."""
+    headers = ['    "Content-Type": "application/json",']
+    if with_key:
+        headers.append(f"    Authorization: `Bearer ${{process.env.{key_variable(target)}}}`,")
+    # JSON is valid JavaScript, so the object below is the body itself.
+    payload = pretty_json(body).replace("\n", "\n  ")
+    lines = [
+        "// Node 18 or later: save as request.mjs and run `node request.mjs`.",
+        f"const response = await fetch(`${{process.env.{BASE_URL_VARIABLE}}}/chat/completions`, {{",
+        '  method: "POST",',
+        "  headers: {",
+        *headers,
+        "  },",
+        f"  body: JSON.stringify({payload}),",
+        "});",
+        "if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);",
+    ]
+    if body.get("stream"):
+        lines += [
+            "const decoder = new TextDecoder();",
+            'let buffer = "";',
+            "for await (const bytes of response.body) {",
+            "  buffer += decoder.decode(bytes, { stream: true });",
+            '  const events = buffer.split("\\n\\n");',
+            "  buffer = events.pop();",
+            "  for (const event of events) {",
+            '    if (!event.startsWith("data: ") || event === "data: [DONE]") continue;',
+            "    for (const choice of JSON.parse(event.slice(6)).choices ?? []) {",
+            '      process.stdout.write(choice.delta?.content ?? "");',
+            "    }",
+            "  }",
+            "}",
+            'process.stdout.write("\\n");',
+        ]
+    else:
+        lines.append("console.log((await response.json()).choices[0].message.content);")
+    return "\n".join(lines)

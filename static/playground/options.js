@@ -1,0 +1,62 @@
+// The code view's tabs and Copy buttons, and aria-invalid kept in step with the error lines.
+(function () {
+  "use strict";
+
+  function selectTab(tab) {
+    var tabs = tab.closest("[role=tablist]").querySelectorAll("[role=tab]");
+    tabs.forEach(function (each) {
+      var chosen = each === tab;
+      each.setAttribute("aria-selected", chosen ? "true" : "false");
+      each.tabIndex = chosen ? 0 : -1;
+      document.getElementById(each.getAttribute("aria-controls")).hidden = !chosen;
+    });
+    // Sent with every refresh of the code view, so it comes back on the same tab.
+    var field = document.getElementById("code-tab");
+    if (field) field.value = tab.dataset.tab;
+  }
+
+  function copy(button) {
+    var text = document.getElementById(button.dataset.copy).textContent;
+    var done = function () {
+      button.dataset.label = button.dataset.label || button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = button.dataset.label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+      return;
+    }
+    // Plain http on another host has no clipboard API: select the text and copy the old way.
+    var range = document.createRange();
+    range.selectNodeContents(document.getElementById(button.dataset.copy));
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (document.execCommand("copy")) done();
+  }
+
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest(".code-view [role=tab]");
+    if (tab) selectTab(tab);
+    var button = event.target.closest("[data-copy]");
+    if (button) copy(button);
+  });
+
+  // Arrow keys move between the tabs, as a tablist does.
+  document.addEventListener("keydown", function (event) {
+    var tab = event.target.closest && event.target.closest(".code-view [role=tab]");
+    if (!tab || (event.key !== "ArrowLeft" && event.key !== "ArrowRight")) return;
+    var tabs = Array.prototype.slice.call(tab.parentNode.querySelectorAll("[role=tab]"));
+    var next = tabs[(tabs.indexOf(tab) + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+    selectTab(next);
+    next.focus();
+    event.preventDefault();
+  });
+
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var line = event.target;
+    if (!line.classList || !line.classList.contains("field-error")) return;
+    var field = document.getElementById(line.id.replace(/_error$/, ""));
+    if (field) field.setAttribute("aria-invalid", line.textContent.trim() ? "true" : "false");
+  });
+})();
