@@ -102,8 +102,12 @@ def _arguments(arguments: dict[str, Any], indent: int) -> str:
     return "\n".join(f"{pad}{name}={python_literal(v, indent)}," for name, v in arguments.items())
 
 
+# Named arguments of the openai SDK that the options panel does not set (the tools panel does).
+_OPENAI_ARGUMENTS = {"model", "messages", "tools", "tool_choice", "parallel_tool_calls"}
+
+
 def _sdk_names(target: str) -> set[str]:
-    names = {"model", "messages"}
+    names = set(_OPENAI_ARGUMENTS)
     for option in options.options_for(target):
         if option.openai_sdk:
             names.add(option.api_name(target).split(".")[0])

@@ -75,6 +75,20 @@ class Candidates:
         return [self._by_index[i] for i in sorted(self._by_index)]
 
 
+def from_versions(messages: list[Any]) -> list[Candidate]:
+    """Saved candidates (a Message each, choice 0 first) as the candidates partial shows them."""
+    return [
+        Candidate(
+            index=i,
+            content=[m.content],
+            reasoning=[m.reasoning],
+            finish_reason=m.finish_reason,
+            version=m,
+        )
+        for i, m in enumerate(messages)
+    ]
+
+
 # --- Token odds (logprobs) ---------------------------------------------------------------------
 
 

@@ -92,3 +92,15 @@ def test_token_odds_render_as_focusable_tokens_with_tooltips(make_conversation):
         f'<span class="tok tok--sure" tabindex="0" aria-describedby="{message.dom_id}-tok-1">Hi'
         f'<span id="{message.dom_id}-tok-1" role="tooltip" class="tok__tip">90% likely</span>'
     ) in html
+
+
+@pytest.mark.django_db
+def test_saved_candidates_become_the_partials_columns(make_conversation):
+    conversation = make_conversation()
+    first = conversation.messages.create(role="assistant", content="A", finish_reason="stop")
+    second = conversation.messages.create(role="assistant", content="B", finish_reason="length")
+    shown = outputs.from_versions([first, second])
+    assert [(c.index, c.text, c.finish_words, c.version) for c in shown] == [
+        (0, "A", "finished", first),
+        (1, "B", "stopped at the token limit", second),
+    ]
