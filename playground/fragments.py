@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.template.loader import render_to_string
 
+from playground import outputs
 from playground.models import Conversation, Message
 from playground.stream import Piece
 
@@ -11,6 +12,10 @@ _PAGE = "playground/conversation.html"
 
 
 def append_message(message: Message) -> str:
+    n = int((message.request_body or {}).get("n") or 1)
+    if message.status == Message.Status.STREAMING and n > 1:
+        # Empty columns for the candidates to stream into, side by side.
+        message.candidates = [outputs.Candidate(index) for index in range(n)]
     return render_to_string(f"{_PAGE}#append_message", {"message": message})
 
 
@@ -18,6 +23,7 @@ def replace_message(message: Message) -> str:
     """The finished answer, in place of the streaming one (it is the last on screen)."""
     message.is_last = True
     message.load_versions()
+    message.load_candidates()
     # With no hx-swap-oob attribute the ws extension swaps the element with the same id whole.
     return render_to_string(f"{_PAGE}#message", {"message": message})
 
@@ -52,7 +58,7 @@ def merge(batch: list[Piece]) -> list[Piece]:
         if (
             last is not None
             and (last.kind, last.index) == (piece.kind, piece.index)
-            and piece.kind in ("content", "reasoning", "tool_arguments")
+            and piece.kind in ("content", "reasoning", "tool_arguments", "candidate")
         ):
             merged[-1] = Piece(piece.kind, last.text + piece.text, piece.index)
         else:

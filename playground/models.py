@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils.functional import cached_property
 
-from playground import tools
+from playground import outputs, tools
 from playground.markdown import render_markdown
 
 
@@ -261,7 +261,24 @@ def branch(messages: list[Message], leaf_id: int | None) -> list[Message]:
     path.reverse()
     if path:
         path[-1].is_last = True
+    _attach_candidates(path, messages)
     return path
+
+
+def _attach_candidates(path: list[Message], messages: list[Message]) -> None:
+    """Answers written with n > 1 show all their candidates, whichever one is on screen."""
+    others: dict[int, list[Message]] = {}
+    for message in messages:
+        if message.candidate_of_id is not None:
+            others.setdefault(message.candidate_of_id, []).append(message)
+    if not others:
+        return
+    by_id = {m.pk: m for m in messages}
+    for node in path:
+        first = by_id.get(node.candidate_of_id or node.pk)
+        if first is not None and first.pk in others:
+            group = [first, *sorted(others[first.pk], key=lambda m: m.candidate_index)]
+            node.candidates = outputs.from_versions(group)
 
 
 def latest_leaf(messages: list[Message], start_id: int) -> int:
@@ -365,6 +382,13 @@ class Message(models.Model):
     request_body = models.JSONField(default=dict, blank=True)
     usage = models.JSONField(null=True, blank=True)
     tool_calls = models.JSONField(null=True, blank=True)
+    # vLLM's `logprobs.content` entries of this answer, when the logprobs option was on.
+    logprobs = models.JSONField(null=True, blank=True)
+    # With the n option the other candidates are saved as versions of the first one.
+    candidate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="other_candidates"
+    )
+    candidate_index = models.PositiveSmallIntegerField(default=0)
     tool_call_id = models.CharField(max_length=100, blank=True)
     name = models.CharField(max_length=100, blank=True)
     time_to_first_token_ms = models.FloatField(null=True, blank=True)
@@ -379,6 +403,7 @@ class Message(models.Model):
     previous_version: Message | None = None
     next_version: Message | None = None
     is_last = False
+    candidates: list[Any] = []  # outputs.Candidate, when the answer was written with n > 1
 
     class Meta:
         ordering = ["created", "id"]
@@ -428,6 +453,21 @@ class Message(models.Model):
         self.content_html = (
             render_markdown(self.content) if self.role == self.Role.ASSISTANT else ""
         )
+
+    @cached_property
+    def token_views(self) -> list[Any]:
+        return outputs.token_views(self.logprobs or [])
+
+    def load_candidates(self) -> None:
+        """The candidates written together with this answer (the n option), for its final render."""
+        first_id = self.candidate_of_id or self.pk
+        group = list(
+            Message.objects.filter(Q(pk=first_id) | Q(candidate_of_id=first_id)).order_by(
+                "candidate_index"
+            )
+        )
+        if len(group) > 1:
+            self.candidates = outputs.from_versions(group)
 
     @cached_property
     def tool_call_cards(self) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
-from playground import options, upstream
+from playground import options, outputs, upstream
 from playground.connections import Connection
 from playground.markdown import render_markdown
 from playground.models import Conversation, Message
@@ -19,10 +19,13 @@ from playground.models import Conversation, Message
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Something the page should show now: text to append, the end of the reasoning, or a tool
-    call starting (`text` is its name) or growing (`text` is a fragment of its arguments)."""
+    """Something the page should show now: text to append, the end of the reasoning, a tool
+    call starting (`text` is its name) or growing (`text` is a fragment of its arguments), or
+    text of one of several candidates (the n option; `index` says which)."""
 
-    kind: Literal["content", "reasoning", "reasoning_done", "tool_call", "tool_arguments"]
+    kind: Literal[
+        "content", "reasoning", "reasoning_done", "tool_call", "tool_arguments", "candidate"
+    ]
     text: str
     index: int = 0  # which tool call
 
@@ -63,7 +66,7 @@ async def generate(
     A cancelled task (Stop, or a closed tab) saves what arrived, marked stopped, then
     re-raises; an upstream failure saves what arrived, marked failed, with the reason.
     """
-    turn = _Turn(message, on_piece)
+    turn = _Turn(message, on_piece, candidates=int(body.get("n") or 1))
     try:
         async for event in upstream.stream_chat(
             body, client=client, base_url=connection.base_url, api_key=connection.api_key
@@ -82,9 +85,12 @@ async def generate(
 class _Turn:
     """The state of one answer while it streams."""
 
-    def __init__(self, message: Message, on_piece: OnPiece) -> None:
+    def __init__(self, message: Message, on_piece: OnPiece, *, candidates: int = 1) -> None:
         self.message = message
         self.on_piece = on_piece
+        # Every choice, kept apart by index; with n > 1 all of them stream side by side.
+        self.choices = outputs.Candidates()
+        self.side_by_side = candidates > 1
         # A continued answer starts with the text it continues.
         self.content: list[str] = [message.content] if message.content else []
         self.reasoning: list[str] = [message.reasoning] if message.reasoning else []
@@ -97,8 +103,15 @@ class _Turn:
         self.last_checkpoint = self.started
 
     async def apply(self, event: upstream.Event) -> None:
-        # Only the first choice is shown and saved; several candidates arrive with the n option.
-        if isinstance(event, upstream.ReasoningDelta) and event.choice == 0:
+        self.choices.apply(event)
+        if isinstance(event, upstream.LogprobsDelta):
+            self.choices.add_logprobs(event.choice, event.entries)
+        elif isinstance(event, upstream.ContentDelta) and self.side_by_side:
+            self._token()
+            await self.on_piece(Piece("candidate", event.text, event.choice))
+            if event.choice == 0:
+                self.content.append(event.text)
+        elif isinstance(event, upstream.ReasoningDelta) and event.choice == 0:
             now = self._token()
             if self.reasoning_started is None:
                 self.reasoning_started = now
@@ -163,6 +176,8 @@ class _Turn:
         message.content_html = render_markdown(message.content)
         if self.calls:
             message.tool_calls = [self.calls[index] for index in sorted(self.calls)]
+        first = self.choices.get(0)
+        message.logprobs = first.logprobs or None
         message.status = status
         message.error = error
         message.duration_ms = (now - self.started) * 1000
@@ -173,6 +188,30 @@ class _Turn:
         message.tokens_per_second = _tokens_per_second(message.usage, self.first_token, now)
         # Saving must survive the cancellation that brought us here (Stop, closed tab).
         await asyncio.shield(message.asave())
+        others = [c for c in self.choices.in_order() if c.index > 0]
+        if others:
+            await asyncio.shield(self._save_candidates(others))
+
+    async def _save_candidates(self, others: list[outputs.Candidate]) -> None:
+        """Candidates 2…n become versions of the answer, so picking one is switching version."""
+        message = self.message
+        for candidate in others:
+            await Message.objects.acreate(
+                conversation_id=message.conversation_id,
+                parent_id=message.parent_id,
+                role=Message.Role.ASSISTANT,
+                status=message.status,
+                content=candidate.text,
+                content_html=render_markdown(candidate.text),
+                reasoning="".join(candidate.reasoning),
+                finish_reason=candidate.finish_reason,
+                connection=message.connection,
+                model=message.model,
+                request_body=message.request_body,
+                logprobs=candidate.logprobs or None,
+                candidate_of=message,
+                candidate_index=candidate.index,
+            )
 
 
 def _tokens_per_second(

@@ -53,11 +53,19 @@ class Finish:
 
 
 @dataclass(frozen=True, slots=True)
+class LogprobsDelta:
+    """The `logprobs.content` entries of one chunk: each token with its alternatives."""
+
+    choice: int
+    entries: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     usage: dict[str, Any]
 
 
-Event = RoleDelta | ContentDelta | ReasoningDelta | ToolCallDelta | Finish | Usage
+Event = RoleDelta | ContentDelta | ReasoningDelta | ToolCallDelta | LogprobsDelta | Finish | Usage
 
 
 class UpstreamError(Exception):
@@ -275,6 +283,9 @@ def _chunk_events(chunk: Any, splitters: dict[int, ThinkTagSplitter]) -> Iterato
                 name=function.get("name"),
                 arguments=function.get("arguments") or "",
             )
+        logprobs = choice.get("logprobs")
+        if isinstance(logprobs, dict) and logprobs.get("content"):
+            yield LogprobsDelta(index, logprobs["content"])
         if choice.get("finish_reason"):
             splitter = splitters.get(index)
             if splitter:

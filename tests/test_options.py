@@ -710,9 +710,10 @@ async def test_an_answer_is_made_with_the_options_and_records_its_body(
 
     sent = simulator.requests[-1].body
     assert sent["temperature"] == 0.4 and sent["max_completion_tokens"] == 5 and sent["n"] == 2
-    answer = await conversation.messages.filter(role="assistant").aget()
+    answer, other = [m async for m in conversation.messages.filter(role="assistant")]
     assert answer.request_body == sent
     assert answer.finish_reason == "length"
+    assert other.candidate_of_id == answer.pk and other.request_body == sent
 
 
 @pytest.mark.django_db(transaction=True)
