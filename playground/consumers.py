@@ -86,7 +86,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 conversation, continuing=action == "continue"
             )
         except turns.TurnRejected as exc:
-            await self._send(fragments.notice(str(exc)))
+            # The person's message is saved: once the cause is fixed they can ask again.
+            await self._send(fragments.notice(str(exc), retry=True))
             return
         await self._send(fragments.append_message(answer) + fragments.composer_buttons(busy=True))
         started = asyncio.Event()

@@ -46,8 +46,9 @@ def composer_buttons(*, busy: bool) -> str:
     return render_to_string(f"{_PAGE}#composer_buttons", {"busy": busy})
 
 
-def notice(text: str = "") -> str:
-    return render_to_string(f"{_PAGE}#notice", {"text": text})
+def notice(text: str = "", *, retry: bool = False) -> str:
+    """A message above the composer; `retry` offers to ask again once the cause is fixed."""
+    return render_to_string(f"{_PAGE}#notice", {"text": text, "retry": retry})
 
 
 def merge(batch: list[Piece]) -> list[Piece]:

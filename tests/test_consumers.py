@@ -408,3 +408,20 @@ def test_continuation_is_asked_in_each_servers_own_words():
     assert mistral["messages"][-1] == {"role": "assistant", "content": "Hel", "prefix": True}
     assert "continue_final_message" not in mistral
     assert continuation_body(body, "llamacpp") == body
+
+
+async def test_refused_options_keep_the_message_and_offer_to_answer_it_later(
+    simulator, user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)(options={"temperature": 0, "n": 2})
+    socket, _ = await open_socket(conversation.pk, user)
+    await socket.send_json_to({"message": "Hello"})
+    fragments = await receive_until(socket, "Nothing was sent")
+    assert 'value="retry"' in fragments[-1]
+    assert simulator.requests == []
+    conversation.options = {"temperature": 0}
+    await conversation.asave(update_fields=["options"])
+    await socket.send_json_to({"action": "retry"})
+    await receive_until(socket, ANSWER_DONE)
+    await socket.disconnect()
+    assert [m["content"] for m in simulator.requests[-1].body["messages"]] == ["Hello"]
