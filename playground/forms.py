@@ -443,6 +443,8 @@ class ParametersEditor:
         except tools.SchemaInvalid as exc:
             editor = cls(None, None, mode)
             editor.json_text, editor.problems = text, exc.problems
+            if editor.refusal:
+                editor.refusal = "Fix the JSON first; then switch to the simple form."
             return editor
         props = tools.simple_properties(schema)
         rows = None if props is None else [PropertyRow.of(p) for p in props] or [PropertyRow()]
