@@ -75,7 +75,9 @@ class Conversation(models.Model):
 
     def path(self) -> list[Message]:
         """The branch on screen, oldest first, each message knowing its versions (one query)."""
-        return branch(list(self.messages.all()), self.current_id)
+        # Each answer's request body repeats the history before it: loading them all would cost
+        # O(n²) on every page and every Send, and only tool-call cards ever read one.
+        return branch(list(self.messages.defer("request_body")), self.current_id)
 
     def _append(self, parent_id: int | None, **fields: Any) -> Message:
         message = self.messages.create(parent_id=parent_id, **fields)
@@ -475,6 +477,8 @@ class Message(models.Model):
 
         Arguments are checked against the schema the model was given in this very request.
         """
+        if not self.tool_calls:
+            return []
         schemas = {
             tool.get("function", {}).get("name"): tool.get("function", {}).get("parameters")
             for tool in (self.request_body or {}).get("tools") or []
