@@ -57,19 +57,26 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.turn is not None and not self.turn.done():
             await self._send(fragments.notice("An answer is still arriving. Press Stop first."))
             return
-        if action == "send":
+        if action == "send" and not content.get("edit"):
+            # The common case in one trip to the database thread, which every connection shares.
             try:
-                message = await database_sync_to_async(turns.accept_user_message)(
+                message, prepared = await database_sync_to_async(turns.send_and_prepare)(
                     conversation, content
                 )
             except turns.TurnRejected as exc:
                 await self._send(fragments.notice(str(exc)))
                 return
-            shown = (
-                await database_sync_to_async(fragments.messages_list)(conversation)
-                if content.get("edit")
-                else fragments.append_message(message)
-            )
+            shown = fragments.append_message(message)
+            await self._send(shown + fragments.notice() + fragments.retitle(conversation))
+            await self._answer(prepared)
+            return
+        if action == "send":
+            try:
+                await database_sync_to_async(turns.accept_user_message)(conversation, content)
+            except turns.TurnRejected as exc:
+                await self._send(fragments.notice(str(exc)))
+                return
+            shown = await database_sync_to_async(fragments.messages_list)(conversation)
             await self._send(shown + fragments.notice() + fragments.retitle(conversation))
         elif action == "tool_results":
             try:
@@ -82,13 +89,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         elif action not in ("retry", "regenerate", "continue"):
             return
         try:
-            connection, answer, body = await database_sync_to_async(turns.prepare_answer)(
+            prepared = await database_sync_to_async(turns.prepare_answer)(
                 conversation, continuing=action == "continue"
             )
         except turns.TurnRejected as exc:
+            prepared = exc
+        await self._answer(prepared)
+
+    async def _answer(self, prepared: turns.Prepared | turns.TurnRejected) -> None:
+        if isinstance(prepared, turns.TurnRejected):
             # The person's message is saved: once the cause is fixed they can ask again.
-            await self._send(fragments.notice(str(exc), retry=True))
+            await self._send(fragments.notice(str(prepared), retry=True))
             return
+        connection, answer, body = prepared
         await self._send(fragments.append_message(answer) + fragments.composer_buttons(busy=True))
         started = asyncio.Event()
         self.turn = asyncio.create_task(self._stream(connection, answer, body, started))

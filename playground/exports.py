@@ -19,8 +19,15 @@ from django.utils import timezone
 from playground import options
 from playground.connections import Connection, default_connection, get_connection
 from playground.markdown import render_markdown
-from playground.models import Conversation, Message, check_tool_calls
+from playground.models import (
+    Conversation,
+    Message,
+    ToolDefinition,
+    check_tool_calls,
+    free_tool_name,
+)
 from playground.stream import build_body, format_seconds
+from playground.tools import ToolSpec, ToolsRejected, parse_tools
 
 FORMAT = 1
 ROLES = [role.value for role in Message.Role]
@@ -171,6 +178,7 @@ class _Plan:
     system_prompt: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[ToolSpec] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -186,9 +194,56 @@ def import_conversation(owner: Any, data: dict[str, Any]) -> Conversation:
         options=plan.options,
     )
     conversation.append_branch(plan.rows)
+    _attach_imported_tools(conversation, plan.tools)
     if not conversation.title:
         conversation.rename("")  # suggested from the first message, as for a new conversation
     return conversation
+
+
+def _attach_imported_tools(conversation: Conversation, specs: list[ToolSpec]) -> None:
+    """Attach the body's tools: the owner's own when it is the same tool, else a new one.
+
+    A tool whose name the owner uses for another definition comes in as name_copy, and a
+    named tool choice follows it.
+    """
+    if not specs:
+        return
+    mine = {t.name: t for t in ToolDefinition.objects.filter(owner_id=conversation.owner_id)}
+    attached, renamed = [], {}
+    for spec in specs:
+        tool = mine.get(spec.name)
+        if tool is None or tool.as_openai() != spec.as_openai():
+            tool = ToolDefinition.objects.create(
+                owner_id=conversation.owner_id,
+                name=free_tool_name(conversation.owner_id, spec.name),
+                description=spec.description,
+                parameters=spec.parameters,
+                strict=spec.strict,
+            )
+            renamed[spec.name] = tool.name
+        attached.append(tool)
+    conversation.tools.set(attached)
+    choice = conversation.options.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("function", {}).get("name") in renamed:
+        name = renamed[choice["function"]["name"]]
+        conversation.options = {
+            **conversation.options,
+            "tool_choice": options.named_tool_choice(name),
+        }
+        conversation.save(update_fields=["options"])
+
+
+def _tools(data: dict[str, Any]) -> list[ToolSpec]:
+    """The body's `tools`, checked like the tool library's import."""
+    found = data.get("tools")
+    if found is None or found == []:
+        return []
+    if not isinstance(found, list):
+        raise ImportRejected("tools must be a list of tools.")
+    try:
+        return parse_tools(json.dumps(found))
+    except ToolsRejected as exc:
+        raise ImportRejected(f"tools: {exc}") from None
 
 
 def _read(data: dict[str, Any]) -> _Plan:
@@ -229,10 +284,12 @@ def _read(data: dict[str, Any]) -> _Plan:
     elif plan.rows and plan.rows[0]["role"] == Message.Role.SYSTEM:
         plan.system_prompt = plan.rows.pop(0)["content"]
     target = options.target_of(plan.connection.dialect if plan.connection else "")
+    plan.tools = _tools(data)
     if "options" in hexplay:
         plan.options = _stored_options(hexplay["options"], target)
     else:
-        plan.options = _options_from_body(data, target, wire)
+        attached = [spec.as_openai() for spec in plan.tools]
+        plan.options = _options_from_body(data, target, wire, attached)
     plan.title = _text(hexplay, "title", "hexplay.title")[:200]
     return plan
 
@@ -332,7 +389,7 @@ def _stored_options(stored: Any, target: str) -> dict[str, Any]:
         option = options.BY_KEY.get(key)
         if option is None:
             raise ImportRejected(f"{at} is not an option HexPlay knows.")
-        if option.kind == "fixed" or value is None:
+        if not option.typed or value is None:
             if value is None:
                 result[key] = None  # unset on purpose, where HexPlay has a starting value
             continue
@@ -353,13 +410,16 @@ def _checked(option: options.Option, value: Any, target: str, at: str) -> Any:
 
 
 def _options_from_body(
-    data: dict[str, Any], target: str, messages: list[dict[str, Any]]
+    data: dict[str, Any],
+    target: str,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The options of a plain request body, found by their names on any server."""
     texts: dict[str, str] = {}
-    used: set[str] = set()
+    used: set[str] = {"tools"}  # attached as tools, not stored as an option
     for option in options.OPTIONS:
-        if option.kind == "extra" or not option.sent:
+        if option.kind in ("extra", "tools") or not option.sent:
             continue
         for name in dict.fromkeys(n for n in option.wire.values() if n):
             found, value = _lookup(data, name)
@@ -377,7 +437,7 @@ def _options_from_body(
     extra = {k: v for k, v in data.items() if k not in used and k not in _NOT_OPTIONS}
     if extra:
         texts["extra_json"] = json.dumps(extra)
-    checked = options.check(texts, target, messages=messages)
+    checked = options.check(texts, target, messages=messages, tools=tools)
     if not checked.ok:
         problem = next(iter(checked.errors.values()))
         raise ImportRejected(f"The request options could not be used: {problem}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django import forms
@@ -12,11 +12,13 @@ from django import forms
 from playground import options, tools
 from playground.connections import all_connections
 from playground.models import (
+    TOOL_CALL_ID,
     Conversation,
     Message,
     ToolClash,
     ToolDefinition,
     check_tool_calls,
+    new_tool_call_id,
 )
 
 
@@ -51,8 +53,17 @@ class ComposerForm(forms.Form):
     )
 
 
+# Targets that serve Mistral models, whose tokenizers take only 9-character tool-call ids.
+_MISTRAL_IDS = (options.VLLM, options.MISTRAL)
+_ID_RULE = "Tool call ids must be 9 letters or digits for Mistral models (e.g. aB3dE5gH7)"
+
+
 class HandMessageForm(forms.Form):
-    """A message set by hand, in any role; fields the role does not use are ignored."""
+    """A message set by hand, in any role; fields the role does not use are ignored.
+
+    A tool call without an id gets one HexPlay makes (9 letters or digits); ids typed by hand
+    are checked for that shape when the conversation's server runs Mistral models (`target`).
+    """
 
     role = forms.ChoiceField(label="Role", choices=Message.Role.choices)
     content = forms.CharField(
@@ -61,6 +72,10 @@ class HandMessageForm(forms.Form):
     tool_call_id = forms.CharField(label="Tool call id", required=False, max_length=100)
     name = forms.CharField(label="Tool name", required=False, max_length=100)
     tool_calls = forms.CharField(label="Tool calls (JSON)", required=False, widget=forms.Textarea)
+
+    def __init__(self, *args: Any, target: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.target = target
 
     def clean_tool_calls(self) -> list[dict[str, Any]] | None:
         text = self.cleaned_data["tool_calls"].strip()
@@ -72,13 +87,29 @@ class HandMessageForm(forms.Form):
             raise forms.ValidationError(
                 f"Tool calls are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from None
+        if isinstance(value, list):
+            value = [_with_an_id(call) for call in value]
         try:
-            return check_tool_calls(value) or None
+            calls = check_tool_calls(value) or None
         except ValueError as exc:
             raise forms.ValidationError(
-                f'Tool calls: {exc}. Write a list like [{{"id": "call_1", "type": "function", '
+                f'Tool calls: {exc}. Write a list like [{{"type": "function", '
                 f'"function": {{"name": "get_weather", "arguments": "{{}}"}}}}].'
             ) from None
+        bad = [call["id"] for call in calls or [] if not self._id_fits(call["id"])]
+        if bad and self.cleaned_data.get("role") == Message.Role.ASSISTANT:
+            raise forms.ValidationError(f"{_ID_RULE}: {bad[0]} is not.")
+        return calls
+
+    def clean_tool_call_id(self) -> str:
+        call_id = self.cleaned_data["tool_call_id"].strip()
+        answers_a_call = self.cleaned_data.get("role") == Message.Role.TOOL
+        if answers_a_call and call_id and not self._id_fits(call_id):
+            raise forms.ValidationError(f"{_ID_RULE}: {call_id} is not.")
+        return call_id
+
+    def _id_fits(self, call_id: str) -> bool:
+        return self.target not in _MISTRAL_IDS or TOOL_CALL_ID.fullmatch(call_id) is not None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -105,12 +136,19 @@ class HandMessageForm(forms.Form):
         return {
             "content": data["content"],
             "tool_calls": data["tool_calls"] if role == Message.Role.ASSISTANT else None,
-            "tool_call_id": data["tool_call_id"].strip() if role == Message.Role.TOOL else "",
+            "tool_call_id": data["tool_call_id"] if role == Message.Role.TOOL else "",
             "name": data["name"].strip() if role == Message.Role.TOOL else "",
         }
 
     def first_error(self) -> str:
         return next(iter(self.errors.values()))[0]
+
+
+def _with_an_id(call: Any) -> Any:
+    """A tool call written without an id (or an empty one) gets one HexPlay makes."""
+    if isinstance(call, dict) and not str(call.get("id") or "").strip():
+        return {**call, "id": new_tool_call_id()}
+    return call
 
 
 class ImportForm(forms.Form):
@@ -156,14 +194,22 @@ class RequestOptionsForm(forms.Form):
     prefix = "opt"
 
     def __init__(
-        self, data: Any, *, target: str, messages: list[dict[str, Any]] | None = None
+        self,
+        data: Any,
+        *,
+        target: str,
+        messages: list[dict[str, Any]] | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(data)
         self.target = target
         self.messages = messages
+        self.tools = tools  # the attached tools, as sent
         for option in options.options_for(target):
-            if option.kind != "fixed":
+            if option.typed:
                 self.fields[option.key] = _option_field(option, target)
+        if "tool_choice" in self.fields:
+            self._offer_attached_tools()
         for name in self.fields:
             auto_id = self[name].auto_id
             # The error paragraph is always there (empty when fine) so the autosave can swap it.
@@ -171,14 +217,29 @@ class RequestOptionsForm(forms.Form):
                 f"{auto_id}_helptext {auto_id}_error"
             )
 
+    def _offer_attached_tools(self) -> None:
+        """Tool choice offers each attached tool by name, and keeps a choice no longer offered."""
+        widget = self.fields["tool_choice"].widget
+        names = [tool["function"]["name"] for tool in self.tools or []]
+        widget.choices += [(f"{options.NAMED_TOOL}{n}", f"{n} (always call it)") for n in names]
+        chosen = self.data.get(self.add_prefix("tool_choice"), "")
+        if chosen and chosen not in dict(widget.choices):
+            shown = chosen.removeprefix(options.NAMED_TOOL)
+            widget.choices += [(chosen, f"{shown} (not attached)")]
+
     @classmethod
     def for_stored(
-        cls, stored: dict[str, Any], *, target: str, messages: list[dict[str, Any]] | None
+        cls,
+        stored: dict[str, Any],
+        *,
+        target: str,
+        messages: list[dict[str, Any]] | None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> RequestOptionsForm:
         """The panel as the conversation's stored options fill it, checked."""
         texts = options.stored_texts(stored, target)
         data = {f"{cls.prefix}-{k}": v for k, v in texts.items()}
-        form = cls(data, target=target, messages=messages)
+        form = cls(data, target=target, messages=messages, tools=tools)
         form.is_valid()
         return form
 
@@ -188,13 +249,19 @@ class RequestOptionsForm(forms.Form):
         return {name: self.data[field] for name, field in posted.items() if field in self.data}
 
     def clean(self) -> dict[str, Any]:
-        self.checked = options.check(self.texts(), self.target, messages=self.messages)
+        self.checked = options.check(
+            self.texts(), self.target, messages=self.messages, tools=self.tools
+        )
         for key, message in self.checked.errors.items():
             self.add_error(key, message)
         return self.cleaned_data
 
     def groups(self) -> list[tuple[options.Group, list[PanelItem]]]:
-        """The shown options of each group, for the template; empty groups are left out."""
+        """The shown options of each group, for the template.
+
+        A group the target has no options of is left out, unless it says why (tools on
+        llama.cpp): then it comes with that note and no items.
+        """
         found = []
         for group in options.GROUPS:
             items = [
@@ -204,10 +271,12 @@ class RequestOptionsForm(forms.Form):
             ]
             if items:
                 found.append((group, items))
+            elif self.target in group.elsewhere:
+                found.append((replace(group, note=group.elsewhere[self.target]), []))
         return found
 
     def _bound(self, key: str) -> forms.BoundField | None:
-        return self[key] if key in self.fields else None  # fixed options have no field
+        return self[key] if key in self.fields else None  # fixed options and tools have none
 
     def visibility_css(self) -> str:
         """CSS that shows an option only while the one it depends on has a matching value."""
@@ -243,7 +312,7 @@ def _option_field(option: options.Option, target: str) -> forms.Field:
     if option.kind == "boolean":
         choices = [("", f"Unset ({default})"), ("true", "On"), ("false", "Off")]
         widget: forms.Widget = forms.Select(choices=choices)
-    elif option.kind == "choice":
+    elif option.kind in ("choice", "tool_choice"):
         choices = [("", f"Unset ({default})")] + [(c, c) for c in option.choices_for(target)]
         widget = forms.Select(choices=choices)
     elif option.kind in _MULTILINE:

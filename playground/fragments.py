@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 
 from playground import outputs
-from playground.models import Conversation, Message
+from playground.models import Conversation, Message, latest
 from playground.stream import Piece
 
 _PAGE = "playground/conversation.html"
@@ -23,6 +23,9 @@ def replace_message(message: Message) -> str:
     """The finished answer, in place of the streaming one (it is the last on screen)."""
     message.is_last = True
     message.load_versions()
+    # Worked out when the streaming message was first drawn, before any call had arrived.
+    for stale in ("tool_call_cards", "result_boxes"):
+        message.__dict__.pop(stale, None)
     message.load_candidates()
     # With no hx-swap-oob attribute the ws extension swaps the element with the same id whole.
     return render_to_string(f"{_PAGE}#message", {"message": message})
@@ -30,7 +33,7 @@ def replace_message(message: Message) -> str:
 
 def messages_list(conversation: Conversation) -> str:
     """The whole branch on screen, after an edit changed what follows."""
-    return render_to_string(f"{_PAGE}#messages_list", {"messages": conversation.path()})
+    return render_to_string(f"{_PAGE}#messages_list", latest(conversation.path()))
 
 
 def pieces(message: Message, batch: list[Piece]) -> str:

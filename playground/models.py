@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import string
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,6 +54,8 @@ class Conversation(models.Model):
     model = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)
     options = models.JSONField(default=dict, blank=True)
+    # The owner's tools offered to the model with every request (the body's `tools`).
+    tools = models.ManyToManyField("ToolDefinition", blank=True, related_name="conversations")
     # Messages form a tree (each points to the one it follows); `current` is the last message of
     # the branch on screen. Regenerating or editing adds a sibling, so no version is overwritten.
     current = models.ForeignKey(
@@ -128,6 +132,33 @@ class Conversation(models.Model):
         wire.extend(m.as_wire() for m in self.history())
         return wire
 
+    # ---- Tools offered to the model ----
+
+    def tool_specs(self) -> list[dict[str, Any]]:
+        """The attached tools as the request's `tools` entries, by name (one query)."""
+        return [tool.as_openai() for tool in self.tools.all()]
+
+    @cached_property
+    def canned_results(self) -> dict[str, str]:
+        """Each attached tool's canned result by name, to prefill result boxes (one query)."""
+        return dict(self.tools.values_list("name", "canned_result"))
+
+    def attach_tools(self, tool_ids: Iterable[Any]) -> bool:
+        """Offer exactly these of the owner's tools from now on; True when that changed.
+
+        Raises ToolDefinition.DoesNotExist for an id that is not one of the owner's tools.
+        """
+        wanted = {str(value) for value in tool_ids}
+        mine = ToolDefinition.objects.filter(owner_id=self.owner_id)
+        found = {pk for pk in mine.values_list("pk", flat=True) if str(pk) in wanted}
+        if len(found) != len(wanted):
+            raise ToolDefinition.DoesNotExist("No such tool of yours.")
+        if set(self.tools.values_list("pk", flat=True)) == found:
+            return False
+        self.tools.set(found)
+        self.__dict__.pop("canned_results", None)
+        return True
+
     # ---- History: rename, copies, and messages set by hand (no model is called) ----
 
     def rename(self, title: str) -> None:
@@ -175,6 +206,7 @@ class Conversation(models.Model):
             pending = later
         copy.current_id = new_ids.get(self.current_id)
         copy.save(update_fields=["current"])
+        copy.tools.set(self.tools.all())
         return copy
 
     def _check_editable(self, *messages: Message) -> None:
@@ -239,6 +271,20 @@ class Conversation(models.Model):
             self.current_id = message.parent_id
         message.delete()
         self.save(update_fields=["current", "updated"])
+
+
+SHOWN_AT_ONCE = 100
+
+
+def latest(path: list[Message], *, before: int | None = None) -> dict[str, Any]:
+    """The last messages of a branch (before message `before`, if given) and how many precede.
+
+    A page shows the latest hundred: rendering a thousand messages costs most of a second,
+    and earlier ones are a click away.
+    """
+    end = next((i for i, m in enumerate(path) if m.pk == before), len(path))
+    start = max(0, end - SHOWN_AT_ONCE)
+    return {"messages": path[start:end], "earlier": start}
 
 
 def branch(messages: list[Message], leaf_id: int | None) -> list[Message]:
@@ -310,6 +356,50 @@ def search_conversations(owner: Any, query: str = "") -> QuerySet[Conversation]:
         in_messages = Message.objects.filter(conversation=OuterRef("pk"), content__icontains=query)
         found = found.filter(Q(title__icontains=query) | Exists(in_messages))
     return found
+
+
+# Mistral's tokenizers (mistral-common) take only these tool-call ids; vLLM's Mistral parser
+# makes them the same way, so HexPlay does too.
+TOOL_CALL_ID = re.compile(r"[A-Za-z0-9]{9}")
+_ID_CHARACTERS = string.ascii_letters + string.digits
+
+
+def new_tool_call_id() -> str:
+    """A tool-call id every server takes: 9 random letters or digits, like aB3dE5gH7."""
+    return "".join(secrets.choice(_ID_CHARACTERS) for _ in range(9))
+
+
+def tool_turns_problem(messages: list[dict[str, Any]]) -> str | None:
+    """What breaks the order vLLM, mistral-common and OpenAI require of tool turns, or None.
+
+    An answer with tool calls is followed by one tool message per call (its id), before any
+    other message; a tool message answers a call of the answer just before it.
+    """
+    waiting: dict[str, str] = {}  # call id -> function name, of the last answer with calls
+    answered: set[str] = set()
+    for message in messages:
+        role = message.get("role")
+        if role == "tool":
+            call_id = message.get("tool_call_id", "")
+            if call_id in answered:
+                return f"Call {call_id} has two tool results: delete one by hand."
+            if call_id not in waiting:
+                return (
+                    f"The tool result for call {call_id} does not answer a call of the answer "
+                    "just before it: change its tool call id or move it by hand."
+                )
+            answered.add(call_id)
+            continue
+        missing = [name for call_id, name in waiting.items() if call_id not in answered]
+        if missing:
+            return (
+                f"The model is waiting for the result of {', '.join(missing)}: give it and press "
+                "Submit results, or delete that answer by hand."
+            )
+        calls = (message.get("tool_calls") or []) if role == "assistant" else []
+        waiting = {call["id"]: call["function"]["name"] for call in calls}
+        answered = set()
+    return None
 
 
 def check_tool_calls(value: Any, where: str = "tool_calls") -> list[dict[str, Any]]:
@@ -485,6 +575,18 @@ class Message(models.Model):
             if isinstance(tool, dict)
         }
         return [_tool_call_card(call, schemas) for call in self.tool_calls or []]
+
+    @cached_property
+    def result_boxes(self) -> list[dict[str, str]]:
+        """The cards of calls waiting for results, each with its tool's canned result.
+
+        Only the last answer has them; the canned results are read in one query for the
+        conversation (its messages share its instance), not one per card.
+        """
+        canned = self.conversation.canned_results
+        return [
+            {**card, "canned_result": canned.get(card["name"], "")} for card in self.tool_call_cards
+        ]
 
     def as_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"role": self.role, "content": self.content}

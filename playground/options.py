@@ -41,25 +41,32 @@ class Group:
     title: str
     open: bool  # basic groups start open, advanced ones collapsed
     note: str = ""
+    # What the panel says instead, on a target that accepts none of the group's options.
+    elsewhere: Mapping[str, str] = field(default_factory=dict)
 
 
 GROUPS = [
     Group("sampling", "Sampling", True),
     Group("length", "Length & stopping", True),
     Group("format", "Output format", True),
+    Group(
+        "tools",
+        "Tools",
+        True,
+        elsewhere={
+            LLAMACPP: "llama.cpp's local model does not use tools (SmolLM2 would answer in plain "
+            "text), so none are sent to it. Switch the connection to the Simulator or HexGrid to "
+            "try tools; a llama.cpp server whose model calls tools can get them through Extra "
+            "JSON."
+        },
+    ),
     Group("penalties", "Penalties", False),
     Group("output", "Output", False),
     Group("reasoning", "Reasoning", False),
     Group("prompt", "Prompt", False),
     Group("serving", "Serving", False),
     Group("mistral", "Mistral API only", True),
-    Group(
-        "extra",
-        "Extra JSON",
-        False,
-        "For fields this panel does not have yet (tools, tool_choice and parallel_tool_calls "
-        "come with the tools panel).",
-    ),
+    Group("extra", "Extra JSON", False, "For fields this panel does not have."),
 ]
 
 
@@ -69,7 +76,9 @@ class Option:
 
     key: str  # the form field name and the key in Conversation.options
     label: str  # the plain name, shown beside the API name
-    kind: str  # see _PARSERS; "fixed" has a constant value, "extra" is merged into the body
+    # See _PARSERS; "fixed" has a constant value, "extra" is merged into the body, "tools" is
+    # the conversation's attached tools (a list of checkboxes, not typed).
+    kind: str
     group: str
     help: str  # one plain sentence
     wire: Mapping[str, str]  # target -> dotted path in the body; absent target = not accepted
@@ -92,6 +101,11 @@ class Option:
     shown: bool = True  # hidden options are derived from others
     sent: bool = True  # a selector that only picks which other options apply
     openai_sdk: bool = False  # a named argument of the openai SDK (else it goes in extra_body)
+
+    @property
+    def typed(self) -> bool:
+        """Whether the person types (or picks) its value in a field of its own."""
+        return self.kind not in ("fixed", "tools")
 
     def api_name(self, target: str) -> str:
         return self.wire[target]
@@ -334,6 +348,26 @@ OPTIONS: list[Option] = [
         "A regular expression for the whitespace allowed between JSON tokens.",
         _vllm("structured_outputs.whitespace_pattern"), "the backend's default",
         when=("structured_outputs", None),
+    ),
+    # --- Tools ------------------------------------------------------------------------------
+    Option(
+        "tools", "Tools", "tools", "tools",
+        "The tools you tick here, from your tool library, each sent with its name, description "
+        "and parameters' JSON Schema.",
+        _on(VLLM, MISTRAL, name="tools"), "no tools", openai_sdk=True,
+    ),
+    Option(
+        "tool_choice", "Tool choice", "tool_choice", "tools",
+        "auto lets the model decide, none never calls, required (any) must call a tool, a tool's "
+        "name must call it; after tool results auto is sent, so the model can answer.",
+        _on(VLLM, MISTRAL, name="tool_choice"), "auto with tools, none without",
+        choices=("auto", "none", "required"),
+        target_choices={MISTRAL: ("auto", "none", "any", "required")}, openai_sdk=True,
+    ),
+    Option(
+        "parallel_tool_calls", "Parallel tool calls", "boolean", "tools",
+        "On lets the model call several tools in one answer; off allows one call at most.",
+        _on(VLLM, MISTRAL, name="parallel_tool_calls"), "on", openai_sdk=True,
     ),
     # --- Penalties --------------------------------------------------------------------------
     Option(
@@ -586,9 +620,6 @@ BY_KEY = {option.key: option for option in OPTIONS}
 # do instead. The README's table lists them too.
 NOT_IN_THE_FORM = {
     "max_tokens": "The older name of max_completion_tokens, which Max tokens sends.",
-    "tools": "Comes with the tools panel; until then, Extra JSON.",
-    "tool_choice": "Comes with the tools panel; until then, Extra JSON.",
-    "parallel_tool_calls": "Comes with the tools panel; until then, Extra JSON.",
     "chat_template": "Refused with Mistral tokenizers (400); other servers: Extra JSON.",
     "chat_template_kwargs": "Refused with Mistral tokenizers (400); other servers: Extra JSON.",
     "mm_processor_kwargs": "Images and audio, with --trust-request-mm-kwargs: Extra JSON.",
@@ -789,6 +820,28 @@ def _parse_regex(option: Option, text: str, target: str) -> str:
     return text
 
 
+# How a named tool choice is written in its field: "function:" and the tool's name.
+NAMED_TOOL = "function:"
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+def named_tool_choice(name: str) -> dict[str, Any]:
+    """The `tool_choice` that makes the model call the tool called `name`."""
+    return {"type": "function", "function": {"name": name}}
+
+
+def _parse_tool_choice(option: Option, text: str, target: str) -> str | dict[str, Any]:
+    choices = option.choices_for(target)
+    if text in choices:
+        return text
+    name = text.removeprefix(NAMED_TOOL)
+    if text.startswith(NAMED_TOOL) and _TOOL_NAME.fullmatch(name):
+        return named_tool_choice(name)
+    if text == "any":
+        raise Invalid("Tool choice any is the Mistral API's word for required: choose required.")
+    raise Invalid(f"{option.label} must be one of: {', '.join(choices)}, or an attached tool.")
+
+
 _PARSERS: dict[str, Callable[[Option, str, str], Any]] = {
     "number": _parse_number,
     "integer": _parse_integer,
@@ -804,6 +857,7 @@ _PARSERS: dict[str, Callable[[Option, str, str], Any]] = {
     "json_text": _parse_json_text,
     "schema": _parse_schema,
     "regex": _parse_regex,
+    "tool_choice": _parse_tool_choice,
     "extra": _parse_json_object,
 }
 # Kinds whose spaces matter: the text is kept as typed.
@@ -844,6 +898,8 @@ def to_text(option: Option, value: Any) -> str:
         return "\n".join(f"{token}: {_num(float(bias))}" for token, bias in value.items())
     if kind in ("json_object", "json_array", "schema", "extra"):
         return json.dumps(value, indent=2, ensure_ascii=False)
+    if kind == "tool_choice" and isinstance(value, dict):
+        return NAMED_TOOL + str((value.get("function") or {}).get("name", ""))
     return str(value)
 
 
@@ -903,7 +959,7 @@ def stored_texts(stored: Mapping[str, Any], target: str) -> dict[str, str]:
     invalid = stored.get(INVALID) or {}
     texts = {}
     for option in options_for(target):
-        if option.kind == "fixed":
+        if not option.typed:
             continue
         if option.key in invalid:
             texts[option.key] = invalid[option.key]
@@ -913,12 +969,17 @@ def stored_texts(stored: Mapping[str, Any], target: str) -> dict[str, str]:
 
 
 def check(
-    texts: Mapping[str, str], target: str, *, messages: list[dict[str, Any]] | None = None
+    texts: Mapping[str, str],
+    target: str,
+    *,
+    messages: list[dict[str, Any]] | None = None,
+    tools: list[dict[str, Any]] | None = None,
 ) -> Evaluation:
     """Read every field of the target's panel and apply vLLM's rules across them.
 
     A field missing from `texts` has HexPlay's starting value. `messages` are those of the
-    request the options go with, for the rules that look at them.
+    request the options go with, for the rules that look at them; `tools` are the attached
+    tools (`ToolDefinition.as_openai()`), sent as the body's `tools` when there are any.
     """
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -926,6 +987,10 @@ def check(
     for option in options_for(target):
         if option.kind == "fixed":
             values[option.key] = option.value
+            continue
+        if option.kind == "tools":
+            if tools:  # vLLM refuses `tools: []`: no tools, no key
+                values[option.key] = list(tools)
             continue
         text = texts.get(option.key, to_text(option, option.initial))
         shown[option.key] = text
@@ -949,14 +1014,33 @@ def check(
     for rule in RULES:
         for key, message in rule(values, target, messages):
             errors.setdefault(key, message)
+    _answer_after_tool_results(values, messages)
     return Evaluation(target=target, texts=shown, values=values, errors=errors)
 
 
+def _answer_after_tool_results(values: dict[str, Any], messages: list[dict[str, Any]] | None):
+    """After tool results, a forcing tool choice becomes auto, so the model can answer.
+
+    required, any and a named tool make vLLM (and Mistral's grammar) call a tool in every
+    answer; kept after the results, the model would call again and again instead of using
+    them. The forcing applies to the answer to the person's message, as OpenAI's Agents SDK
+    resets tool_choice after a call.
+    """
+    choice = values.get("tool_choice")
+    forcing = isinstance(choice, dict) or choice in ("required", "any")
+    if forcing and messages and messages[-1].get("role") == "tool":
+        values["tool_choice"] = "auto"
+
+
 def evaluate(
-    stored: Mapping[str, Any], target: str, *, messages: list[dict[str, Any]] | None = None
+    stored: Mapping[str, Any],
+    target: str,
+    *,
+    messages: list[dict[str, Any]] | None = None,
+    tools: list[dict[str, Any]] | None = None,
 ) -> Evaluation:
     """The options a conversation has stored, checked for the target they will be sent to."""
-    return check(stored_texts(stored, target), target, messages=messages)
+    return check(stored_texts(stored, target), target, messages=messages, tools=tools)
 
 
 def update(stored: Mapping[str, Any], texts: Mapping[str, str], target: str) -> dict[str, Any]:
@@ -968,7 +1052,7 @@ def update(stored: Mapping[str, Any], texts: Mapping[str, str], target: str) -> 
     result = {k: v for k, v in stored.items() if k != INVALID}
     invalid = dict(stored.get(INVALID) or {})
     for option in options_for(target):
-        if option.kind == "fixed" or option.key not in texts:
+        if not option.typed or option.key not in texts:
             continue
         text = texts[option.key]
         invalid.pop(option.key, None)
@@ -1059,6 +1143,35 @@ def _one_output_constraint(v, target, messages):
         )
 
 
+def _tool_choice_fits_the_tools(v, target, messages):
+    choice = v.get("tool_choice")
+    attached = [tool["function"]["name"] for tool in v.get("tools") or []]
+    if choice in (None, "none"):
+        return
+    if not attached:
+        yield "tool_choice", "Attach a tool first, or set Tool choice to none."
+    elif isinstance(choice, dict) and choice["function"]["name"] not in attached:
+        name = choice["function"]["name"]
+        yield (
+            "tool_choice",
+            f"Tool choice names {name}, which is not attached: tick it under Tools, or choose "
+            "another.",
+        )
+
+
+def _named_tool_choice_is_its_own_constraint(v, target, messages):
+    if isinstance(v.get("tool_choice"), dict) and v.get("structured_outputs") in (
+        "json",
+        "regex",
+        "choice",
+    ):
+        yield (
+            "tool_choice",
+            "A named Tool choice already constrains the answer to that tool's arguments: use it "
+            f"or Structured output {v['structured_outputs']}, not both.",
+        )
+
+
 def _repetition_detection(v, target, messages):
     largest = v.get("repetition_max_pattern") or 0
     smallest = v.get("repetition_min_pattern") or 0
@@ -1074,8 +1187,8 @@ def _repetition_detection(v, target, messages):
         )
 
 
-# Body fields that come from elsewhere than this panel, and where they are set. The tools panel
-# adds its own ("tools": "the Tools panel") when it fills them in.
+# Body fields that come from elsewhere than this panel, and where they are set. Every option
+# owns its own name too (see below), `tools` included where tools are sent.
 OWNED_ELSEWHERE = {"model": "the Model setting", "messages": "the conversation"}
 
 
@@ -1083,7 +1196,9 @@ def _extra_json_stays_extra(v, target, messages):
     extra = v.get("extra_json") or {}
     owners = dict(OWNED_ELSEWHERE)
     for option in options_for(target):
-        if option.kind != "extra":
+        if option.kind == "tools":
+            owners.setdefault("tools", "tick them under Tools, from your tool library")
+        elif option.kind != "extra":
             top = option.api_name(target).split(".")[0]
             owners.setdefault(top, f"{BY_KEY[option.key].label} · {top}")
     for key in extra:
@@ -1101,6 +1216,8 @@ RULES: list[Rule] = [
     _continue_final_message,
     _min_tokens_within_max,
     _one_output_constraint,
+    _tool_choice_fits_the_tools,
+    _named_tool_choice_is_its_own_constraint,
     _repetition_detection,
     _extra_json_stays_extra,
 ]
@@ -1116,8 +1233,12 @@ def _range_words(option: Option) -> str:
     if option.choices:
         per_target = {TARGETS[t]: ", ".join(option.choices_for(t)) for t in option.wire}
         if len(set(per_target.values())) == 1:
-            return next(iter(per_target.values()))
-        return "; ".join(f"{words} ({target})" for target, words in per_target.items())
+            words = next(iter(per_target.values()))
+        else:
+            words = "; ".join(f"{words} ({target})" for target, words in per_target.items())
+        if option.kind == "tool_choice":
+            words += "; or an attached tool's name"
+        return words
     parts = []
     for target in option.wire:
         low, high = option.range_for(target)

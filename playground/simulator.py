@@ -42,7 +42,10 @@ Test hooks: put a marker in the text of the LAST user message (several may be co
     Exactly N content tokens (then an end-of-sequence token, unless max tokens cut it short).
 ``[[sim:tool-call]]``
     With ``tools`` and ``tool_choice`` auto, call the first tool. ``required`` or a named
-    ``tool_choice`` always call a tool; so does auto when the message names a tool.
+    ``tool_choice`` always call a tool; so does auto when the message plainly asks for one (its
+    name, or a telling word of it: "weather" for get_current_weather), each tool asked for
+    unless ``parallel_tool_calls`` is false. Right after tool results, auto answers in words
+    that quote them.
 ``[[sim:rate=N]]`` / ``[[sim:first-token-delay=S]]``
     Pace this request only (chunks per second, seconds before the first token).
 """
@@ -58,6 +61,7 @@ import re
 import select
 import socket
 import string
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -220,7 +224,15 @@ class Simulator:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The standard library's backlog of 5 resets connections when many clients arrive at once
+    # (the benchmark's 50 conversations); vLLM's own server allows 2,048.
+    request_queue_size = 128
     simulator: Simulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing its idle keep-alive connection is normal, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _IPv6Server(_Server):
@@ -706,6 +718,7 @@ def _check_rendering(body: dict[str, Any], messages: list[Any]) -> None:
         role = message.get("role") if isinstance(message, dict) else None
         if role not in _ROLES:
             raise _serving_error(f"Unknown message role: {role}")
+    _check_tool_turns(messages)
     add_generation_prompt = body.get("add_generation_prompt", True)
     if add_generation_prompt and body.get("continue_final_message"):
         raise _serving_error(
@@ -721,6 +734,51 @@ def _check_rendering(body: dict[str, Any], messages: list[Any]) -> None:
             "Expected last role User or Tool (or Assistant with prefix True) for serving "
             "but got assistant"
         )
+
+
+_MISTRAL_TOOL_ID = re.compile(r"[a-zA-Z0-9]{9}")
+
+
+def _mistral_tool_id(value: Any) -> str:
+    """vLLM cuts an id longer than 9 characters to its last 9 before mistral-common sees it."""
+    text = str(value)
+    return text[-9:] if len(text) > 9 else text
+
+
+def _check_tool_turns(messages: list[Any]) -> None:
+    """mistral-common's checks of tool calls and their results (v13 validator), as 400s."""
+    previous = None
+    expected: set[str] = set()
+    observed: set[str] = set()
+    for message in messages:
+        role = message["role"]
+        if role == "assistant":
+            if len(expected) != len(observed):
+                raise _serving_error("Not the same number of function calls and responses")
+            expected, observed = set(), set()
+            for call in message.get("tool_calls") or []:
+                call_id = _mistral_tool_id(call.get("id") if isinstance(call, dict) else None)
+                if not _MISTRAL_TOOL_ID.fullmatch(call_id):
+                    raise _serving_error(
+                        f"Tool call id was {call_id} but must be a-z, A-Z, 0-9, with a length of 9."
+                    )
+                if call_id in expected:
+                    raise _serving_error(f"Duplicate tool call id {call_id} in assistant message")
+                expected.add(call_id)
+        elif role == "tool":
+            if previous not in ("assistant", "tool"):
+                raise _serving_error(f"Unexpected role 'tool' after role '{previous}'")
+            call_id = _mistral_tool_id(message.get("tool_call_id"))
+            if not _MISTRAL_TOOL_ID.fullmatch(call_id):
+                raise _serving_error(
+                    f"Tool call id was {call_id} but must be a-z, A-Z, 0-9, with a length of 9."
+                )
+            if call_id in observed:
+                raise _serving_error(f"Duplicate tool call id {call_id} in tool results")
+            if call_id not in expected:
+                raise _serving_error(f"Unexpected tool call id {call_id} in tool results")
+            observed.add(call_id)
+        previous = role
 
 
 def _check_sampling(values: dict[str, Any], max_tokens: int | None) -> None:
@@ -1142,6 +1200,8 @@ def _generate(
         if "tokens" in hooks and hooks["tokens"].isdigit():
             count = int(hooks["tokens"])
             answer = _answer_pieces(rng, topic, code=False, target=count)[:count]
+        elif results := _tool_results(body["messages"]):
+            answer = _result_pieces(rng, results, topic)
         else:
             target = rng.randint(1900, 2100) if "long" in hooks else rng.randint(40, 80)
             wants_code = re.search(r"\bcode", last_user, re.I) is not None
@@ -1257,6 +1317,13 @@ def _without_words(pieces: list[str], banned: list[str], rng: random.Random) -> 
 def _tool_calls(
     body: dict[str, Any], hooks: dict[str, str], last_user: str, rng: random.Random, topic: list
 ) -> list[dict[str, Any]]:
+    """The calls of one answer: what tool_choice forces, or the tools the message asks for.
+
+    required and a named tool call in every answer, even right after tool results, as vLLM's
+    grammar makes them; auto calls the tools the last user message plainly asks for (their
+    name, or a word of it such as "weather" for get_current_weather), and never right after
+    tool results, which it answers in words. parallel_tool_calls false keeps the first call.
+    """
     functions = [
         tool["function"]
         for tool in body.get("tools") or []
@@ -1267,24 +1334,96 @@ def _tool_calls(
     choice = body.get("tool_choice")
     if not functions or choice in (None, "none"):
         return []
+    after_results = body["messages"][-1].get("role") == "tool"
+    asked = [f for f in functions if _asks_for(f["name"], last_user)]
     if isinstance(choice, dict):
-        function = next(f for f in functions if f["name"] == choice["function"]["name"])
-    elif choice == "required" or "tool-call" in hooks:
-        function = functions[0]
+        chosen = [next(f for f in functions if f["name"] == choice["function"]["name"])]
+    elif choice == "required" or ("tool-call" in hooks and not after_results):
+        chosen = asked or functions[:1]
+    elif after_results:
+        return []
     else:
-        mentioned = [f for f in functions if f["name"] in last_user]
-        if not mentioned:
-            return []
-        function = mentioned[0]
-    arguments = _example(function.get("parameters") or {"type": "object"}, rng, topic)
+        chosen = asked
+    if body.get("parallel_tool_calls") is False:
+        chosen = chosen[:1]
+    # Arguments take the message's names (Paris, Oslo) first: they are what tools look up.
+    names = _proper_nouns(_HOOK.sub(" ", last_user))
+    calls = []
+    for function in chosen:
+        parameters = function.get("parameters") or {"type": "object"}
+        arguments = _example(parameters, rng, names or topic)
+        calls.append(
+            {
+                # Mistral's parser makes 9-character alphanumeric ids.
+                "id": "".join(rng.choice(_ALNUM) for _ in range(9)),
+                "type": "function",
+                "function": {"name": function["name"], "arguments": json.dumps(arguments)},
+            }
+        )
+    return calls
+
+
+# Words of tool names too common to show that a message asks for that tool.
+_GENERIC_NAME_WORDS = {
+    "get", "set", "current", "fetch", "find", "lookup", "look", "list", "info", "data", "tool",
+    "call", "run", "make", "the", "for", "and", "by", "of", "to", "from", "new", "all",
+}  # fmt: skip
+
+
+def _asks_for(name: str, text: str) -> bool:
+    """Whether `text` plainly asks for the tool called `name` (its name or a telling word)."""
+    if name in text:
+        return True
+    words = {w.lower() for w in re.split(r"[_\-\s]+|(?<=[a-z])(?=[A-Z])", name)}
+    telling = {w for w in words if len(w) >= 3 and w not in _GENERIC_NAME_WORDS}
+    said = {w.lower().rstrip("s") for w in re.findall(r"[A-Za-z]+", text)}
+    return any(w.rstrip("s") in said for w in telling)
+
+
+def _proper_nouns(text: str) -> list[str]:
+    """Capitalised words that do not start a sentence, such as Paris in "What about Paris?"."""
+    found = []
+    for sentence in re.split(r"[.!?]+\s*", text):
+        words = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence)
+        found += [word for word in words[1:] if word[0].isupper() and word != "I"]
+    return list(dict.fromkeys(found))
+
+
+def _tool_results(messages: list[Any]) -> list[tuple[str, str]]:
+    """(tool name, result) of the tool messages that end the conversation, in their order."""
+    results: list[tuple[str, str]] = []
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            break
+        results.append((message.get("name") or "", _text_of(message.get("content"))))
+    results.reverse()
+    if not results:
+        return []
+    # Results without a name are named by the call they answer.
+    calls = next(
+        (m.get("tool_calls") or [] for m in reversed(messages) if m.get("role") == "assistant"),
+        [],
+    )
+    names = {c.get("id"): (c.get("function") or {}).get("name", "") for c in calls}
+    answers = messages[len(messages) - len(results) :]
     return [
-        {
-            # Mistral's parser makes 9-character alphanumeric ids.
-            "id": "".join(rng.choice(_ALNUM) for _ in range(9)),
-            "type": "function",
-            "function": {"name": function["name"], "arguments": json.dumps(arguments)},
-        }
+        (name or names.get(answer.get("tool_call_id"), "") or "the tool", text)
+        for (name, text), answer in zip(results, answers, strict=True)
     ]
+
+
+def _result_pieces(rng: random.Random, results: list[tuple[str, str]], topic: list) -> list[str]:
+    """An answer that uses the tool results: each quoted, then a sentence or two more."""
+    out = _Pieces()
+    for name, text in results:
+        shown = " ".join(text.split())
+        if len(shown) > 300:
+            shown = shown[:300].rsplit(" ", 1)[0] + "…"
+        for word in f"According to {name}: {shown}".split():
+            out.word(word)
+        out.raw(".\n\n" if not shown.endswith((".", "!", "?", "…")) else "\n\n")
+    pieces = out.pieces + _answer_pieces(rng, topic, code=False, target=12)
+    return pieces
 
 
 def _structured_text(body: dict[str, Any], rng: random.Random, topic: list[str]) -> str | None:

@@ -45,7 +45,9 @@ def build_body(
     if typing.strip():
         messages.append({"role": "user", "content": typing.strip()})
     target = options.target_of(connection.dialect)
-    chosen = options.evaluate(conversation.options, target, messages=messages)
+    chosen = options.evaluate(
+        conversation.options, target, messages=messages, tools=conversation.tool_specs()
+    )
     return {
         "model": conversation.model or connection.default_model,
         "messages": messages,

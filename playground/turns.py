@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from playground import options
 from playground.connections import Connection, get_connection
 from playground.forms import ComposerForm, ConversationSettingsForm, RequestOptionsForm
-from playground.models import Conversation, Message
+from playground.models import Conversation, Message, ToolDefinition, tool_turns_problem
 from playground.stream import build_body
 
 
@@ -44,6 +44,33 @@ def _apply_options(conversation: Conversation, data: dict[str, Any]) -> None:
     if typed:
         conversation.options = options.update(conversation.options, typed, target)
         conversation.save(update_fields=["options"])
+    attach_ticked_tools(conversation, data)
+
+
+# The Tools group of the options panel: one checkbox per tool of the person's library, and a
+# marker saying the list was on screen (no box ticked then means no tools).
+TOOLS_SHOWN, TICKED_TOOLS = "tools_shown", "attached_tools"
+
+
+def attach_ticked_tools(conversation: Conversation, data: Any) -> bool:
+    """Attach the tools ticked in the panel; True when that changed the conversation's tools.
+
+    `data` is a QueryDict (a form post) or the websocket's JSON, where one ticked box is a
+    string and several a list.
+    """
+    if TOOLS_SHOWN not in data:
+        return False
+    ticked = data.getlist(TICKED_TOOLS) if hasattr(data, "getlist") else data.get(TICKED_TOOLS)
+    if ticked is None:
+        ticked = []
+    elif isinstance(ticked, str):
+        ticked = [ticked]
+    try:
+        return conversation.attach_tools(ticked)
+    except ToolDefinition.DoesNotExist:
+        raise TurnRejected(
+            "A tool you ticked is not in your tool library (any more): reload the page."
+        ) from None
 
 
 def _apply_fields(conversation: Conversation, fields: dict[str, Any]) -> None:
@@ -71,9 +98,14 @@ def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Mes
         raise TurnRejected(composer.errors["message"][0])
     replacing = None
     if data.get("edit"):
-        replacing = conversation.messages.filter(pk=_as_int(data["edit"]), role="user").first()
+        replacing = conversation.messages.filter(pk=as_int(data["edit"]), role="user").first()
         if replacing is None:
             raise TurnRejected("That message is no longer there.")
+    else:
+        # Nothing may come between an answer's tool calls and their results.
+        problem = tool_turns_problem([*conversation.upstream_messages(), {"role": "user"}])
+        if problem:
+            raise TurnRejected(problem)
     apply_settings(conversation, data)
     return conversation.add_user_message(composer.cleaned_data["message"], replacing=replacing)
 
@@ -100,16 +132,33 @@ def accept_tool_results(conversation: Conversation, data: dict[str, Any]) -> Non
     conversation.append_branch(rows)
 
 
-def _as_int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-def prepare_answer(
-    conversation: Conversation, *, continuing: bool = False
-) -> tuple[Connection, Message, dict[str, Any]]:
+# The connection, the empty assistant message and the body of the request for it.
+Prepared = tuple[Connection, Message, dict[str, Any]]
+
+
+def send_and_prepare(
+    conversation: Conversation, data: dict[str, Any]
+) -> tuple[Message, Prepared | TurnRejected]:
+    """Save the person's message, then prepare the answer to it, in one trip to the database.
+
+    A refused message raises; a refused answer is returned, since the message is saved
+    already and the person may ask for the answer again once the cause is fixed.
+    """
+    message = accept_user_message(conversation, data)
+    try:
+        return message, prepare_answer(conversation)
+    except TurnRejected as refusal:
+        return message, refusal
+
+
+def prepare_answer(conversation: Conversation, *, continuing: bool = False) -> Prepared:
     """The connection, the empty assistant message and the body of the next request.
 
     `continuing` asks the model to carry on the last answer (stopped, or cut at the token
@@ -124,9 +173,9 @@ def prepare_answer(
     if continuing:
         return _prepare_continuation(conversation, connection)
     conversation.rewind_for_new_answer()
-    if not any(m.role == Message.Role.USER for m in conversation.history()):
-        raise TurnRejected("There is no message to answer yet.")
     body = build_body(conversation, connection)
+    if not any(m.get("role") == Message.Role.USER for m in body["messages"]):
+        raise TurnRejected("There is no message to answer yet.")
     _refuse_invalid_options(conversation, connection, body["messages"])
     message = conversation.start_answer(connection=connection.slug, model=body["model"], body=body)
     return connection, message, body
@@ -135,11 +184,18 @@ def prepare_answer(
 def _refuse_invalid_options(
     conversation: Conversation, connection: Connection, messages: list[dict[str, Any]]
 ) -> None:
-    """Options that fail their checks block sending; the options panel says what to fix."""
+    """Options that fail their checks block sending; the options panel says what to fix.
+
+    So do tool turns out of order (set by hand): the server would refuse them.
+    """
     target = options.target_of(connection.dialect)
-    checked = options.evaluate(conversation.options, target, messages=messages)
+    checked = options.evaluate(
+        conversation.options, target, messages=messages, tools=conversation.tool_specs()
+    )
     if not checked.ok:
         raise TurnRejected(checked.refusal())
+    if problem := tool_turns_problem(messages):
+        raise TurnRejected(f"Nothing was sent. {problem}")
 
 
 def _prepare_continuation(

@@ -41,6 +41,16 @@ urlpatterns = [
     # Messages set by hand
     path("conversations/<int:pk>/messages/add/", views.add_message, name="add_message"),
     path(
+        "conversations/<int:pk>/messages/earlier/",
+        views.earlier_messages,
+        name="earlier_messages",
+    ),
+    path(
+        "conversations/<int:pk>/messages/<int:message_pk>/editor/",
+        views.hand_edit_form,
+        name="hand_edit_form",
+    ),
+    path(
         "conversations/<int:pk>/messages/<int:message_pk>/edit/",
         views.edit_message,
         name="edit_message",

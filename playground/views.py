@@ -32,7 +32,9 @@ from playground.models import (
     Share,
     ToolDefinition,
     import_tools,
+    latest,
     search_conversations,
+    tool_turns_problem,
 )
 from playground.stream import build_body, generate
 
@@ -93,9 +95,15 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         _settings_context(conversation)
         | _options_context(conversation)
         | {
-            "messages": conversation.path(),
+            **(
+                {"messages": conversation.path(), "earlier": 0}
+                if request.GET.get("all")
+                else latest(conversation.path())
+            ),
             "conversations": _sidebar(request),
             "q": request.GET.get("q", ""),
+            # Without JavaScript the editor of one message is opened by reloading with ?hand=id.
+            "hand_open": turns.as_int(request.GET.get("hand")),
             "socket_path": f"/ws/conversations/{conversation.pk}/",
             "busy": False,
         }
@@ -133,7 +141,7 @@ def show_version(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse
     conversation.show_version(message)
     if not request.headers.get("HX-Request"):
         return redirect(conversation)
-    return render(request, f"{_PAGE}#messages_list", {"messages": conversation.path()})
+    return render(request, f"{_PAGE}#messages_list", latest(conversation.path()))
 
 
 @require_GET
@@ -358,7 +366,7 @@ def _own_message(request: HttpRequest, pk: int, message_pk: int) -> tuple[Conver
 def _messages_changed(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     if not request.headers.get("HX-Request"):
         return redirect(conversation)
-    return render(request, f"{_PAGE}#messages_list", {"messages": conversation.path()})
+    return render(request, f"{_PAGE}#messages_list", latest(conversation.path()))
 
 
 def _refused(
@@ -387,7 +395,7 @@ def _refused(
 def add_message(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a message of any role at the end of the branch on screen."""
     conversation = _own_conversation(request, pk)
-    form = HandMessageForm(request.POST)
+    form = HandMessageForm(request.POST, target=_target_of(conversation))
     try:
         if not form.is_valid():
             raise EditRefused(form.first_error())
@@ -405,8 +413,32 @@ def add_message(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.headers.get("HX-Request"):
         return redirect(conversation)
     # The form comes back empty and open for the next one; the list follows out of band.
-    context = {"conversation": conversation, "messages": conversation.path(), "open": True}
+    context = {"conversation": conversation, "open": True} | latest(conversation.path())
     return render(request, f"{_PAGE}#message_added", context)
+
+
+@require_GET
+@login_required
+def earlier_messages(request: HttpRequest, pk: int) -> HttpResponse:
+    """The hundred messages before `before` on screen, for "Show earlier messages"."""
+    conversation = _own_conversation(request, pk)
+    context = latest(conversation.path(), before=turns.as_int(request.GET.get("before")))
+    return render(request, f"{_PAGE}#earlier_messages", context)
+
+
+@require_GET
+@login_required
+def hand_edit_form(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+    """The editor of one message on screen, fetched when the person opens it."""
+    conversation = _own_conversation(request, pk)
+    path = conversation.path()
+    message = next((m for m in path if m.pk == message_pk), None)
+    if message is None:
+        raise Http404("No such message on screen")
+    if not request.headers.get("HX-Request"):
+        return redirect(f"{conversation.get_absolute_url()}?hand={message.pk}#{message.dom_id}")
+    context = {"message": message, "opened": True, "is_first": message is path[0]}
+    return render(request, f"{_PAGE}#hand_edit", context)
 
 
 @require_POST
@@ -414,7 +446,9 @@ def add_message(request: HttpRequest, pk: int) -> HttpResponse:
 def edit_message(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
     """Change a message in place; its role stays what it is."""
     conversation, message = _own_message(request, pk, message_pk)
-    form = HandMessageForm(request.POST.dict() | {"role": message.role})
+    form = HandMessageForm(
+        request.POST.dict() | {"role": message.role}, target=_target_of(conversation)
+    )
     try:
         if not form.is_valid():
             raise EditRefused(form.first_error())
@@ -471,10 +505,19 @@ def _options_context(conversation: Conversation, *, typing: str = "", tab: str =
     target = options.target_of(connection.dialect if connection else "")
     # A Send always ends the request with the person's message.
     after_send = [*conversation.upstream_messages(), {"role": "user", "content": typing}]
-    form = RequestOptionsForm.for_stored(conversation.options, target=target, messages=after_send)
+    library = _tool_library(conversation)
+    form = RequestOptionsForm.for_stored(
+        conversation.options,
+        target=target,
+        messages=after_send,
+        tools=[tool.as_openai() for tool in library if tool.attached],
+    )
     context = {
         "conversation": conversation,
         "options_form": form,
+        "tool_library": library,
+        # Calls waiting for results: a Send is refused until they are given.
+        "turns_problem": tool_turns_problem(after_send),
         "target": target,
         "target_label": options.TARGETS[target],
         "typing": bool(typing.strip()),
@@ -491,6 +534,15 @@ def _options_context(conversation: Conversation, *, typing: str = "", tab: str =
     return context
 
 
+def _tool_library(conversation: Conversation) -> list[ToolDefinition]:
+    """The owner's tools, by name, each knowing whether it is attached (two queries)."""
+    attached = set(conversation.tools.values_list("pk", flat=True))
+    library = list(ToolDefinition.objects.filter(owner_id=conversation.owner_id))
+    for tool in library:
+        tool.attached = tool.pk in attached
+    return library
+
+
 @require_POST
 @login_required
 def request_options(request: HttpRequest, pk: int) -> HttpResponse:
@@ -498,8 +550,13 @@ def request_options(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _own_conversation(request, pk)
     target = _target_of(conversation)
     shown = request.POST.get("shown_target", target)
+    tools_changed = False
     # A panel drawn for another target (the connection changed meanwhile) saves nothing.
     if shown == target:
+        try:
+            tools_changed = turns.attach_ticked_tools(conversation, request.POST)
+        except turns.TurnRejected:
+            raise Http404("No such tool of yours") from None
         form = RequestOptionsForm(request.POST, target=target)
         conversation.options = options.update(conversation.options, form.texts(), target)
         conversation.save(update_fields=["options"])
@@ -509,6 +566,8 @@ def request_options(request: HttpRequest, pk: int) -> HttpResponse:
         conversation, typing=request.POST.get("message", ""), tab=request.POST.get("tab", "")
     )
     context["stale_panel"] = shown != target
+    # Tool choice offers the attached tools by name: its group is drawn again.
+    context["tools_changed"] = tools_changed
     return render(request, f"{_OPTIONS}#options_saved", context)
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 SECRET = "sk-hexgrid-very-secret-key"
 CALLS = [
     {
-        "id": "call_1",
+        "id": "call00001",
         "type": "function",
         "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
     }
@@ -40,7 +40,7 @@ def rich(simulator, make_conversation):
     conversation.add_user_message("What is the weather in Paris?")
     conversation.add_by_hand(role="assistant", content="", tool_calls=CALLS)
     conversation.add_by_hand(
-        role="tool", content="18 °C", tool_call_id="call_1", name="get_weather"
+        role="tool", content="18 °C", tool_call_id="call00001", name="get_weather"
     )
     answer = conversation.start_answer(connection="simulator", model="mistralai/Magistral", body={})
     answer.content = "It is **18 °C**."
@@ -75,7 +75,7 @@ def test_export_is_a_request_body_with_the_options_and_model(rich):
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "What is the weather in Paris?"},
         {"role": "assistant", "content": "", "tool_calls": CALLS},
-        {"role": "tool", "content": "18 °C", "tool_call_id": "call_1", "name": "get_weather"},
+        {"role": "tool", "content": "18 °C", "tool_call_id": "call00001", "name": "get_weather"},
         {"role": "assistant", "content": "It is **18 °C**."},
     ]
     assert data["temperature"] == 0.3 and data["stop"] == ["\n\n", "END"]
@@ -235,8 +235,8 @@ def test_markdown_export_is_readable_with_reasoning_folded(rich):
     assert "## System prompt\n\nBe brief." in text
     assert "## User\n\nWhat is the weather in Paris?" in text
     assert "<details>\n<summary>Reasoning · 1.2 s</summary>\n\nThe tool said 18 °C." in text
-    assert 'Calls `get_weather` (`call_1`) with:\n\n```json\n{"city": "Paris"}\n```' in text
-    assert "## Tool result (`get_weather`, call `call_1`)\n\n18 °C" in text
+    assert 'Calls `get_weather` (`call00001`) with:\n\n```json\n{"city": "Paris"}\n```' in text
+    assert "## Tool result (`get_weather`, call `call00001`)\n\n18 °C" in text
     assert "It is **18 °C**." in text and "*Stopped before the end.*" in text
     assert "`temperature`: `0.3`" in text
 

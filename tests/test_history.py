@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 CALLS = [
     {
-        "id": "call_1",
+        "id": "call00001",
         "type": "function",
         "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
     }
@@ -204,14 +204,14 @@ def test_messages_of_every_role_can_be_added_by_hand(logged_in, simulator, make_
     response = hx(
         logged_in,
         url,
-        {"role": "tool", "content": "18 °C", "tool_call_id": "call_1", "name": "get_weather"},
+        {"role": "tool", "content": "18 °C", "tool_call_id": "call00001", "name": "get_weather"},
     )
     hx(logged_in, url, {"role": "assistant", "content": "It is **18 °C**."})
     conversation.refresh_from_db()
     path = conversation.path()
     assert [m.role for m in path] == ["system", "user", "assistant", "tool", "assistant"]
     assert path[2].tool_calls == CALLS
-    assert (path[3].tool_call_id, path[3].name) == ("call_1", "get_weather")
+    assert (path[3].tool_call_id, path[3].name) == ("call00001", "get_weather")
     assert path[4].content_html == "<p>It is <strong>18 °C</strong>.</p>\n"
     conversation.refresh_from_db()
     assert conversation.title == "Weather?"
@@ -363,9 +363,29 @@ def test_page_shows_the_hand_controls_with_labels(logged_in, simulator, make_con
         ("add-content", "Content"),
         ("add-tool-calls", "Tool calls (JSON, assistant only)"),
         ("add-tool-call-id", "Tool call id (tool only)"),
-        (f"message-{message.pk}-hand-content", "Content"),
         ("id_title", "Title"),
     ]:
         assert f'<label for="{control}">{label}</label>' in page
     assert f'action="/conversations/{conversation.pk}/messages/add/"' in page
-    assert ">Move up</button>" in page and ">Delete message</button>" in page
+    # Each message's editor is fetched when opened (htmx), or opened by a reload without it.
+    editor_url = f"/conversations/{conversation.pk}/messages/{message.pk}/editor/"
+    assert f'hx-get="{editor_url}"' in page and f'href="{editor_url}"' in page
+    assert ">Move up</button>" not in page
+    editor = logged_in.get(editor_url, HTTP_HX_REQUEST="true").content.decode()
+    assert f'<label for="message-{message.pk}-hand-content">Content</label>' in editor
+    assert ">Move up</button>" in editor and ">Delete message</button>" in editor
+    assert " open>" in editor
+    without_js = logged_in.get(editor_url)
+    assert (
+        without_js.url
+        == f"/conversations/{conversation.pk}/?hand={message.pk}#message-{message.pk}"
+    )
+    reloaded = logged_in.get(without_js.url).content.decode()
+    assert f'<label for="message-{message.pk}-hand-content">Content</label>' in reloaded
+
+
+def test_someone_elses_editor_is_not_found(logged_in, other_user, make_conversation):
+    theirs = make_conversation(owner=other_user)
+    message = theirs.add_user_message("private")
+    url = f"/conversations/{theirs.pk}/messages/{message.pk}/editor/"
+    assert logged_in.get(url, HTTP_HX_REQUEST="true").status_code == 404

@@ -432,6 +432,9 @@ def _value_for(option, target):
         return st.booleans()
     if option.kind == "choice":
         return st.sampled_from(option.choices_for(target))
+    if option.kind == "tool_choice":
+        named = options.named_tool_choice("get_current_weather")
+        return st.sampled_from([*option.choices_for(target), named])
     printable = st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")
     if option.kind in ("text", "longtext"):
         text = st.text(printable, min_size=1, max_size=option.max_length or 40)
@@ -478,7 +481,7 @@ def _value_for(option, target):
 
 def option_texts(target: str, max_size: int = 6):
     """A strategy for what a person might type into a few fields of the target's panel."""
-    editable = [o for o in options.options_for(target) if o.kind != "fixed"]
+    editable = [o for o in options.options_for(target) if o.typed]
 
     @st.composite
     def build(draw):
@@ -497,9 +500,7 @@ def option_texts(target: str, max_size: int = 6):
 @given(st.data())
 def test_every_value_reads_back_as_itself(data):
     target = data.draw(st.sampled_from(list(options.TARGETS)))
-    option = data.draw(
-        st.sampled_from([o for o in options.options_for(target) if o.kind != "fixed"])
-    )
+    option = data.draw(st.sampled_from([o for o in options.options_for(target) if o.typed]))
     value = data.draw(_value_for(option, target))
     text = options.to_text(option, value)
     parsed = options.parse(option, text, target)
@@ -582,7 +583,7 @@ def test_the_page_shows_every_option_with_its_api_name_and_the_request_as_curl(
         "</code></label>" in page
     )
     for option in options.options_for(VLLM):
-        if option.shown and option.kind != "fixed":
+        if option.shown and option.typed:
             assert f'id="id_opt-{option.key}"' in page, option.key
     assert "Mirostat" not in page and "Safe prompt" not in page  # other targets' options
     assert "curl -N -X POST &quot;$MISTRAL_BASE_URL/chat/completions&quot;" in page

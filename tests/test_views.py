@@ -216,3 +216,27 @@ def test_version_of_someone_elses_conversation_is_not_found(
     assert (
         logged_in.post(f"/conversations/{mine.pk}/messages/{message.pk}/show/").status_code == 404
     )
+
+
+def test_long_conversations_show_the_latest_hundred_and_load_earlier_on_request(
+    logged_in, simulator, make_conversation, django_assert_max_num_queries
+):
+    conversation = make_conversation()
+    for n in range(130):
+        conversation.add_user_message(f"Message number {n}.")
+    with django_assert_max_num_queries(20):
+        html = logged_in.get(f"/conversations/{conversation.pk}/").content.decode()
+    # The message list only: the code view beside it rightly carries the whole history.
+    page = html[html.index('id="messages"') : html.index('id="notice"')]
+    assert "Message number 129." in page and "Message number 30." in page
+    assert "Message number 29." not in page
+    assert "Show 30 earlier messages" in page
+    first_shown = conversation.path()[30]
+    earlier = logged_in.get(
+        f"/conversations/{conversation.pk}/messages/earlier/", {"before": first_shown.pk}
+    ).content.decode()
+    assert "Message number 0." in earlier and "Message number 29." in earlier
+    assert "Message number 30." not in earlier and "earlier message" not in earlier
+    html = logged_in.get(f"/conversations/{conversation.pk}/", {"all": 1}).content.decode()
+    everything = html[html.index('id="messages"') : html.index('id="notice"')]
+    assert "Message number 0." in everything and "earlier message" not in everything

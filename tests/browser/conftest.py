@@ -144,10 +144,10 @@ def live_site(simulator: Simulator, tmp_path_factory) -> Iterator[LiveServer]:
     stop_process(process)
 
 
-# Module scope, not session: while Playwright's sync API is alive it leaves its event loop
+# Package scope, not session: while Playwright's sync API is alive it leaves its event loop
 # marked as running in the main thread, which would break the async tests and Django's
-# async-safety checks in every test module collected after this one.
-@pytest.fixture(scope="module")
+# async-safety checks in every test collected after this folder. One chromium serves the folder.
+@pytest.fixture(scope="package")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = shutil.which("chromium")
@@ -161,7 +161,7 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def login_state(browser, live_site: LiveServer) -> dict:
     """A logged-in session, made once through the login form and reused by later tests."""
     context = browser.new_context(base_url=live_site.url)
