@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.servers import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
 RATE = 100  # chunks per second for the paced runs
@@ -51,35 +53,8 @@ DELTA = re.compile(r'<span id="message-\d+-content" hx-swap-oob="beforeend">(.*?
 ANSWER_DONE = re.compile(r'id="composer-buttons"[^>]*data-busy="false"')
 TAG = re.compile(rb"bench-([0-9a-f]{12})")
 
-# The simulator in its own process (it would share this process's GIL with the clients).
-# socketserver listens with a backlog of 5, so a burst of 50 connections gets some reset;
-# a real vLLM (uvicorn) allows 2,048. Raised here until simulator._Server sets it itself.
-SIMULATOR = """
-import sys
-from playground import simulator
-simulator._Server.request_queue_size = max(simulator._Server.request_queue_size, 128)
-simulator.Simulator("127.0.0.1", int(sys.argv[1])).serve_forever()
-"""
-
 
 # --- Processes ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"{name} did not listen on port {port} within {timeout} s")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -786,7 +761,8 @@ def main() -> None:
 
     python = sys.executable
     simulator = subprocess.Popen(
-        [python, "-c", SIMULATOR, str(sim_port)],
+        # Its own process: in this one it would share the GIL with the clients.
+        [python, "manage.py", "simulate_vllm", "--port", str(sim_port), "--quiet"],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -47,6 +47,13 @@ def user(django_user_model):
 
 
 @pytest.fixture
+def logged_in(client, user):
+    """Django's test client, logged in as `user`."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def other_user(django_user_model):
     return django_user_model.objects.create_user("mallory", password="correct horse battery")
 

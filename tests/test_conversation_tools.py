@@ -235,12 +235,6 @@ def test_an_answer_with_calls_goes_upstream_with_empty_content_then_its_results_
 # ---- Attaching tools in the side panel --------------------------------------------------------
 
 
-@pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.django_db
 def test_the_panel_lists_only_your_tools_with_a_link_to_define_more(
     logged_in, user, other_user, simulator, make_conversation

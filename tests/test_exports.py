@@ -24,12 +24,6 @@ CALLS = [
 
 
 @pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def rich(simulator, make_conversation):
     """Every kind of message and detail a round trip must keep."""
     conversation = make_conversation(

@@ -21,12 +21,6 @@ CALLS = [
 ]
 
 
-@pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def contents(conversation) -> list[str]:
     conversation.refresh_from_db()  # the view changed its own copy
     return [m.content for m in conversation.path()]

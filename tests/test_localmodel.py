@@ -1,7 +1,6 @@
 """The local llama.cpp server, started as `make run` starts it, answering over real HTTP."""
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,14 +9,9 @@ import pytest
 from django.conf import settings
 
 from playground.localmodel import LocalModelProcess
+from tests.servers import free_port
 
 pytestmark = pytest.mark.localmodel
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -563,12 +563,6 @@ def test_the_readme_table_is_the_one_the_registry_generates():
 # --- The panel and the code view ---------------------------------------------------------------
 
 
-@pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
 HX = {"HTTP_HX_REQUEST": "true"}
 
 

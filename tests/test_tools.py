@@ -25,12 +25,6 @@ WEATHER = {
 
 
 @pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def weather(user):
     return ToolDefinition.objects.create(
         owner=user,

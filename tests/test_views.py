@@ -10,12 +10,6 @@ from tests.conftest import MAGISTRAL, MISTRAL_SMALL
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def logged_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def test_pages_ask_for_a_log_in_first(client, make_conversation):
     conversation = make_conversation()
     for url in ["/", f"/conversations/{conversation.pk}/", "/models/?connection=simulator"]:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from playground.simulator import Simulator
+from tests.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 USERNAME = "ada"
@@ -42,27 +41,6 @@ class LiveServer:
     pid: int
     username: str = USERNAME
     password: str = PASSWORD
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(
-        f"daphne did not listen on port {port} within {timeout} s:\n{log.read_text()}"
-    )
 
 
 def site_environment(var_dir: Path, simulator_url: str) -> dict[str, str]:
@@ -109,7 +87,7 @@ def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_port(port, process, log)
+        wait_for_port(port, process, "daphne", timeout=20.0, details=log.read_text)
     except BaseException:
         stop_process(process)
         raise

@@ -1,0 +1,36 @@
+"""Helpers for tests and the benchmark that start servers of their own on loopback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the OS picks it; a tiny race is accepted)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(
+    port: int,
+    process: subprocess.Popen,
+    name: str,
+    *,
+    timeout: float = 30.0,
+    details: Callable[[], str] = str,
+) -> None:
+    """Wait until `process` listens on `port`; fail with its own words if it dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{details()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not listen on port {port} within {timeout} s:\n{details()}")
