@@ -287,6 +287,17 @@ def latest(path: list[Message], *, before: int | None = None) -> dict[str, Any]:
     return {"messages": path[start:end], "earlier": start}
 
 
+def recover_interrupted_answers() -> int:
+    """Answers left streaming by a server that stopped mid-answer become stopped, with what
+    their last checkpoint saved; otherwise they would show a cursor and refuse edits forever.
+
+    Only safe when no server is streaming, i.e. before one starts.
+    """
+    return Message.objects.filter(status=Message.Status.STREAMING).update(
+        status=Message.Status.STOPPED
+    )
+
+
 def branch(messages: list[Message], leaf_id: int | None) -> list[Message]:
     """The messages from the root to `leaf_id`, each with its place among its versions."""
     by_id = {m.pk: m for m in messages}

@@ -83,3 +83,17 @@ def test_title_is_suggested_from_the_first_message(make_conversation):
     )
     conversation.add_user_message("Second")
     assert conversation.title == "How do tides work on a planet with two moons and a ring…"
+
+
+def test_answers_cut_off_by_a_server_stop_are_marked_stopped_at_the_next_start(make_conversation):
+    from playground.models import recover_interrupted_answers
+
+    conversation = make_conversation()
+    conversation.add_user_message("Hi")
+    cut_off = conversation.start_answer(connection="simulator", model="m", body={})
+    cut_off.content = "Half an ans"  # what the last checkpoint saved
+    cut_off.save()
+    assert recover_interrupted_answers() == 1
+    cut_off.refresh_from_db()
+    assert cut_off.status == "stopped" and cut_off.content == "Half an ans"
+    assert recover_interrupted_answers() == 0

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from playground.localmodel import LocalModelProcess, die_with_parent, terminate
+from playground.models import recover_interrupted_answers
 
 
 class Command(BaseCommand):
@@ -24,6 +25,9 @@ class Command(BaseCommand):
         # SIGTERM (from a supervisor or `kill`) stops everything the way Ctrl+C does.
         signal.signal(signal.SIGTERM, _interrupt)
         # Whatever happens below, leaving this block stops what was started, newest first.
+        recovered = recover_interrupted_answers()
+        if recovered:
+            self.stdout.write(f"{recovered} answer(s) cut off by the last stop are marked stopped.")
         with ExitStack() as running:
             try:
                 self._start_local_model(running)
