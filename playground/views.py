@@ -171,10 +171,12 @@ async def send_message(request: HttpRequest, pk: int) -> HttpResponse:
     if conversation is None:
         raise Http404("No such conversation")
     try:
-        await sync_to_async(turns.accept_user_message)(conversation, request.POST.dict())
-        connection, message, body = await sync_to_async(turns.prepare_answer)(conversation)
+        _, prepared = await sync_to_async(turns.send_and_prepare)(conversation, request.POST.dict())
     except turns.TurnRejected:
         return redirect(conversation)
+    if isinstance(prepared, turns.TurnRejected):
+        return redirect(conversation)
+    connection, message, body = prepared
 
     async def ignore(_piece) -> None:
         return None

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.servers import free_port, wait_for_port
+from tests.servers import free_port, site_environment, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
@@ -743,17 +743,7 @@ def main() -> None:
     # Bound before daphne starts so its address is known; served once the event loop runs.
     relay_socket = socket.create_server(("127.0.0.1", 0))
     relay_url = f"http://127.0.0.1:{relay_socket.getsockname()[1]}/v1"
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="hexplay.settings",
-        HEXPLAY_VAR_DIR=str(var_dir),
-        SIMULATOR_ENABLED="true",
-        SIMULATOR_URL=relay_url,
-        LOCAL_MODEL_ENABLED="false",
-        MISTRAL_BASE_URL="",
-        DEBUG="false",
-        LOG_LEVEL="WARNING",
-    )
+    env = site_environment(var_dir, relay_url)
     os.environ.update(env)
     for name in ("DATABASE_URL", "SECRET_KEY"):
         os.environ.pop(name, None)

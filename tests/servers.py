@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -34,3 +36,19 @@ def wait_for_port(
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"{name} did not listen on port {port} within {timeout} s:\n{details()}")
+
+
+def site_environment(var_dir: Path, simulator_url: str) -> dict[str, str]:
+    """The site's settings: its own var dir and database, the simulator as the only connection."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="hexplay.settings",
+        HEXPLAY_VAR_DIR=str(var_dir),
+        SIMULATOR_ENABLED="true",
+        SIMULATOR_URL=simulator_url,
+        LOCAL_MODEL_ENABLED="false",
+        MISTRAL_BASE_URL="",
+        DEBUG="false",
+        LOG_LEVEL="WARNING",
+    )
+    return env

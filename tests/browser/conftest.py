@@ -6,7 +6,6 @@ SQLite file, so the browser sees exactly what `make run` serves.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from playground.simulator import Simulator
-from tests.servers import free_port, wait_for_port
+from tests.servers import free_port, site_environment, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 USERNAME = "ada"
@@ -41,22 +40,6 @@ class LiveServer:
     pid: int
     username: str = USERNAME
     password: str = PASSWORD
-
-
-def site_environment(var_dir: Path, simulator_url: str) -> dict[str, str]:
-    """The site's settings: its own var dir and database, the simulator as the only connection."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
-    env.update(
-        DJANGO_SETTINGS_MODULE="hexplay.settings",
-        HEXPLAY_VAR_DIR=str(var_dir),
-        SIMULATOR_ENABLED="true",
-        SIMULATOR_URL=simulator_url,
-        LOCAL_MODEL_ENABLED="false",
-        MISTRAL_BASE_URL="",
-        DEBUG="false",
-        LOG_LEVEL="WARNING",
-    )
-    return env
 
 
 def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
