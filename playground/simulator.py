@@ -12,10 +12,15 @@ request checks, status codes and error JSON; non-streaming bodies with vLLM's nu
 SSE chunks in vLLM's exact shapes (role chunk, deltas, per-choice finish chunk with
 ``stop_reason``, optional usage chunk with empty ``choices``, ``data: [DONE]``);
 ``delta.reasoning`` / ``message.reasoning`` for the reasoning models; ``--api-key`` auth.
-Answers are deterministic pseudo-text built from a word list and the words of the last user
-message: the same model, messages and ``seed`` give the same answer, a different seed a
-different one. ``completion_tokens`` counts the end-of-sequence token when the model stops by
-itself, as vLLM does (an answer of N pieces that ends naturally reports N + 1).
+Answers are pseudo-text built from a word list and the words of the last user message. As in
+vLLM, the same model, messages and ``seed`` give the same answer, a different seed a different
+one, no seed a new one each time, and temperature 0 (greedy) always the same one. Hooks that fix
+a length (``[[sim:tokens=N]]``) fix it whatever the seed. ``completion_tokens`` counts the
+end-of-sequence token when the model stops by itself, as vLLM does (an answer of N pieces that
+ends naturally reports N + 1).
+A ``structured_outputs.grammar`` (xgrammar's EBNF or Lark) made of literals, character classes,
+groups, alternatives, repeats and rule references is followed; any other is answered with a
+sentence saying the simulator cannot follow it.
 
 Every chat request is recorded (``Simulator.requests``); another process can read the log
 with ``GET /_simulator/requests``, clear it with ``DELETE /_simulator/requests``, and change
@@ -94,6 +99,7 @@ SYSTEM_FINGERPRINT = "vllm-0.33.0-4ba787ec"
 _MAX_LOGPROBS = 20
 _MAX_STOP_STRINGS = 4
 _MAX_N = 16384
+_SAMPLING_EPS = 1e-5  # below this temperature vLLM samples greedily
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
 _REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 _ERROR_TYPES = {
@@ -835,7 +841,7 @@ def _check_sampling(values: dict[str, Any], max_tokens: int | None) -> None:
         )
     if any(not s for s in values["stop"]):
         raise _serving_error("stop cannot contain an empty string.")
-    if temperature < 1e-5 and n > 1:
+    if temperature < _SAMPLING_EPS and n > 1:
         raise _serving_error(f"n must be 1 when using greedy sampling, got {n}.")
 
 
@@ -1145,11 +1151,7 @@ def _plan(body: dict[str, Any], headers: dict[str, str]) -> _Plan:
             )
             return plan
 
-    seed = values["seed"]
-    key = json.dumps(
-        [model, messages, None if seed == -1 else seed], sort_keys=True, default=str
-    ).encode()
-    base = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+    base = _answer_seed(model, messages, values)
     n = values["n"] or 1
     for index in range(n):
         plan.choices.append(
@@ -1165,6 +1167,21 @@ def _plan(body: dict[str, Any], headers: dict[str, str]) -> _Plan:
             )
         )
     return plan
+
+
+def _answer_seed(model: str, messages: list[Any], values: dict[str, Any]) -> int:
+    """Where the answer's random numbers start: fixed by a seed or by greedy decoding, else fresh.
+
+    As in vLLM, a request without a seed samples anew, so Regenerate gives another answer;
+    temperature 0 is greedy and gives the same answer every time, whatever the seed.
+    """
+    temperature = 1.0 if values["temperature"] is None else values["temperature"]
+    greedy = temperature < _SAMPLING_EPS
+    seed = None if greedy or values["seed"] == -1 else values["seed"]
+    if seed is None and not greedy:
+        return int.from_bytes(os.urandom(8), "big")
+    key = json.dumps([model, messages, seed], sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
 
 
 def _generate(
@@ -1194,7 +1211,7 @@ def _generate(
     min_tokens = values["min_tokens"] or 0
     if calls:
         answer: list[str] = []
-    elif structured := _structured_text(body, rng, topic):
+    elif (structured := _structured_text(body, rng, topic)) is not None:
         answer = _json_pieces(structured)
     else:
         if "tokens" in hooks and hooks["tokens"].isdigit():
@@ -1440,6 +1457,8 @@ def _structured_text(body: dict[str, Any], rng: random.Random, topic: list[str])
             return str(rng.choice(structured["choice"]))
         if isinstance(structured.get("regex"), str):
             return _regex_text(structured["regex"], rng)
+        if isinstance(structured.get("grammar"), str):
+            return _grammar_text(structured["grammar"], rng, topic)
         schema = structured.get("json")
         if isinstance(schema, str):
             try:
@@ -1522,6 +1541,372 @@ def _from_class(items: list, rng: random.Random) -> str:
         else:
             raise ValueError(f"not simple: {name}")
     return rng.choice(choices)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grammars (structured_outputs.grammar): the simple part of xgrammar's EBNF (GBNF) and of Lark.
+# ---------------------------------------------------------------------------------------------
+
+
+class _UnsupportedGrammar(Exception):
+    """A grammar the simulator cannot follow; the message says why, for the answer."""
+
+
+_EBNF_TOKEN = re.compile(
+    r"""(?P<skip>\s+|\#[^\n]*)
+    |(?P<lit>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    |(?P<cls>\[(?:[^\]\\]|\\.)*\])
+    |(?P<name>[A-Za-z_][\w-]*)
+    |(?P<op>::=|\d+|[|()*+?{},])""",
+    re.X,
+)
+_LARK_TOKEN = re.compile(
+    r"""(?P<skip>[ \t\r\f]+|//[^\n]*|->\s*\w+)  # an alias (-> name) only names the tree
+    |(?P<newline>\n)
+    |(?P<lit>"(?:[^"\\\n]|\\.)*"i?|'(?:[^'\\\n]|\\.)*'i?)
+    |(?P<re>/(?:[^/\\\n]|\\.)+/[imsux]*)
+    |(?P<name>[A-Za-z_]\w*(?:\.-?\d+)?)
+    |(?P<op>\.\.|\d+|[:|()*+?\[\]~!])""",
+    re.X,
+)
+# Lark's common.lark terminals, as regular expressions for text each accepts.
+_LARK_COMMON = {
+    "DIGIT": "[0-9]",
+    "HEXDIGIT": "[a-fA-F0-9]",
+    "INT": "[0-9]+",
+    "SIGNED_INT": "[+-]?[0-9]+",
+    "DECIMAL": r"[0-9]+\.[0-9]+",
+    "FLOAT": r"[0-9]+\.[0-9]+",
+    "SIGNED_FLOAT": r"[+-]?[0-9]+\.[0-9]+",
+    "NUMBER": r"[0-9]+(\.[0-9]+)?",
+    "SIGNED_NUMBER": r"[+-]?[0-9]+(\.[0-9]+)?",
+    "LETTER": "[A-Za-z]",
+    "LCASE_LETTER": "[a-z]",
+    "UCASE_LETTER": "[A-Z]",
+    "WORD": "[A-Za-z]+",
+    "CNAME": "[A-Za-z_][A-Za-z0-9_]*",
+    "ESCAPED_STRING": '"[a-z]+( [a-z]+)?"',
+    "WS": "[ \t\f\r\n]+",
+    "WS_INLINE": "[ \t]+",
+    "NEWLINE": "\n",
+    "CR": "\r",
+    "LF": "\n",
+}
+_LARK_IMPORT = re.compile(r"%import\s+common\s*(?:\.\s*(\w+)(?:\s*->\s*(\w+))?|\(([\w\s,]+)\))\s*$")
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+_GRAMMAR_DEPTH = 12  # rule references deeper than this take the shortest way out
+_GRAMMAR_SIZE = 2000  # characters; past them too
+
+
+def _grammar_text(grammar: str, rng: random.Random, topic: list[str]) -> str:
+    """Text the grammar accepts, or a sentence saying the simulator cannot follow it."""
+    try:
+        return _Grammar(grammar).text(rng, topic)
+    except _UnsupportedGrammar as error:
+        return f"The simulator cannot follow this grammar: {error}."
+    except RecursionError:
+        return "The simulator cannot follow this grammar: it nests too deeply."
+    except (re.error, ValueError, OverflowError) as error:
+        return f"The simulator cannot follow this grammar: {error}."
+
+
+class _Grammar:
+    """A grammar's rules, parsed, and text they accept.
+
+    EBNF when the grammar has ``::=`` (root rule ``root``), else Lark (root rule ``start``).
+    A rule is ("lit", text), ("range", low, high), ("cls" | "re", pattern), ("ref", name),
+    ("seq", items), ("alt", options) or ("rep", item, low, high), high None for no limit.
+    """
+
+    def __init__(self, grammar: str) -> None:
+        self.lark = "::=" not in grammar
+        self.rules: dict[str, tuple] = {}
+        self.separator = ""  # Lark's %ignore of spaces lets rules put one between their terms
+        ignored = self._parse_lark(grammar) if self.lark else self._parse_ebnf(grammar)
+        self.root = "start" if self.lark else "root"
+        if self.root not in self.rules:
+            raise _UnsupportedGrammar(f"it has no `{self.root}` rule")
+        for body in self.rules.values():
+            self._check_refs(body)
+        if any(self._accepts_space(expr, 0) for expr in ignored):
+            self.separator = " "
+        self.heights = self._heights()
+        if math.isinf(self.heights[self.root]):
+            raise _UnsupportedGrammar("its rules never end")
+
+    # -- parsing ------------------------------------------------------------------------------
+
+    def _tokens(self, text: str) -> list[tuple[str, str]]:
+        pattern = _LARK_TOKEN if self.lark else _EBNF_TOKEN
+        tokens, at = [], 0
+        while at < len(text):
+            match = pattern.match(text, at)
+            if match is None:
+                raise _UnsupportedGrammar(f"it uses syntax it does not know at `{text[at:][:20]}`")
+            if match.lastgroup != "skip":
+                tokens.append((match.lastgroup, match.group()))
+            at = match.end()
+        return tokens
+
+    def _parse_ebnf(self, grammar: str) -> list[tuple]:
+        tokens = self._tokens(grammar)
+        heads = [
+            i
+            for i in range(len(tokens) - 1)
+            if tokens[i][0] == "name" and tokens[i + 1][1] == "::="
+        ]
+        if not heads or heads[0] != 0:
+            raise _UnsupportedGrammar("it does not start with a rule (`name ::= …`)")
+        for head, end in zip(heads, [*heads[1:], len(tokens)], strict=True):
+            self._define(tokens[head][1], tokens[head + 2 : end])
+        return []
+
+    def _parse_lark(self, grammar: str) -> list[tuple]:
+        ignored, lines = [], []
+        for line in grammar.splitlines():
+            stripped = line.strip()
+            if not stripped.startswith("%"):
+                lines.append(line)
+            elif stripped.startswith("%ignore"):
+                ignored.append(self._expression(self._tokens(stripped[len("%ignore") :])))
+            elif match := _LARK_IMPORT.match(stripped):
+                if match[1]:
+                    pairs = [(match[1], match[2] or match[1])]
+                else:
+                    pairs = [(name, name) for name in re.findall(r"\w+", match[3])]
+                for name, alias in pairs:
+                    if name not in _LARK_COMMON:
+                        raise _UnsupportedGrammar(f"it imports `common.{name}`")
+                    self.rules[alias] = ("re", _LARK_COMMON[name])
+            else:
+                raise _UnsupportedGrammar(f"it uses `{stripped.split()[0]}`")
+        # A definition starts a line ("?expr: …", "NAME.2: …"); the lines after it continue it.
+        definitions: list[tuple[str, list]] = []
+        for line in self._lines(self._tokens("\n".join(lines))):
+            start = 1 if line[0][1] in ("?", "!") else 0
+            if len(line) > start + 1 and line[start][0] == "name" and line[start + 1][1] == ":":
+                definitions.append((line[start][1].split(".")[0], line[start + 2 :]))
+            elif definitions:
+                definitions[-1][1].extend(line)
+            else:
+                raise _UnsupportedGrammar("it does not start with a rule (`name: …`)")
+        for name, body in definitions:
+            self._define(name, body)
+        return ignored
+
+    @staticmethod
+    def _lines(tokens: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+        lines: list[list[tuple[str, str]]] = [[]]
+        for token in tokens:
+            if token[0] == "newline":
+                lines.append([])
+            else:
+                lines[-1].append(token)
+        return [line for line in lines if line]
+
+    def _define(self, name: str, body: list[tuple[str, str]]) -> None:
+        if name in self.rules:
+            raise _UnsupportedGrammar(f"it defines `{name}` twice")
+        self.rules[name] = self._expression(body)
+
+    def _expression(self, tokens: list[tuple[str, str]]) -> tuple:
+        self._at, self._body = 0, tokens
+        expr = self._alternatives()
+        if self._at < len(tokens):
+            raise _UnsupportedGrammar(f"it uses syntax it does not know at `{tokens[self._at][1]}`")
+        return expr
+
+    def _peek(self) -> str | None:
+        return self._body[self._at][1] if self._at < len(self._body) else None
+
+    def _take(self, expected: str | None = None) -> tuple[str, str]:
+        if self._at >= len(self._body) or (expected and self._body[self._at][1] != expected):
+            raise _UnsupportedGrammar(f"a `{expected or 'term'}` is missing")
+        self._at += 1
+        return self._body[self._at - 1]
+
+    def _alternatives(self) -> tuple:
+        options = [self._sequence()]
+        while self._peek() == "|":
+            self._take()
+            options.append(self._sequence())
+        return options[0] if len(options) == 1 else ("alt", options)
+
+    def _sequence(self) -> tuple:
+        items = []
+        while self._peek() not in (None, "|", ")", "]"):
+            items.append(self._postfix(self._atom()))
+        return items[0] if len(items) == 1 else ("seq", items)
+
+    def _atom(self) -> tuple:
+        kind, text = self._take()
+        if kind == "lit":
+            literal = ("lit", self._unescape(text.removesuffix("i")[1:-1]))
+            if self._peek() != "..":
+                return literal
+            self._take()
+            high = self._unescape(self._take()[1].removesuffix("i")[1:-1])
+            if len(literal[1]) != 1 or len(high) != 1:
+                raise _UnsupportedGrammar("a `..` range is not between two characters")
+            return ("range", literal[1], high)
+        if kind == "cls":
+            return ("cls", text)
+        if kind == "re":
+            body, flags = text[1:].rsplit("/", 1)
+            return ("re", (f"(?{flags})" if flags else "") + body.replace("\\/", "/"))
+        if kind == "name":
+            return ("ref", text)
+        if text in ("(", "["):
+            inner = self._alternatives()
+            if text == "(":
+                self._take(")")
+                return inner
+            self._take("]")
+            return ("rep", inner, 0, 1)  # Lark's [optional]
+        raise _UnsupportedGrammar(f"it uses syntax it does not know at `{text}`")
+
+    def _postfix(self, item: tuple) -> tuple:
+        while (mark := self._peek()) in ("*", "+", "?", "{", "~"):
+            self._take()
+            if mark in ("*", "+", "?"):
+                low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[mark]
+            elif mark == "~":  # Lark: item ~ 3, item ~ 2..5
+                low = high = int(self._take()[1])
+                if self._peek() == "..":
+                    self._take()
+                    high = int(self._take()[1])
+            else:  # EBNF: item{3}, item{2,5}, item{2,}
+                low = high = int(self._take()[1])
+                if self._peek() == ",":
+                    self._take()
+                    high = None if self._peek() == "}" else int(self._take()[1])
+                self._take("}")
+            item = ("rep", item, low, high)
+        return item
+
+    @staticmethod
+    def _unescape(text: str) -> str:
+        def one(match: re.Match) -> str:
+            code = match[1]
+            if code[0] in "xuU" and len(code) > 1:
+                return chr(int(code[1:], 16))
+            return _ESCAPES.get(code, code)
+
+        return _ESCAPE.sub(one, text)
+
+    def _check_refs(self, expr: tuple) -> None:
+        if expr[0] == "ref" and expr[1] not in self.rules:
+            raise _UnsupportedGrammar(f"the rule `{expr[1]}` is not defined")
+        if expr[0] in ("seq", "alt"):
+            for item in expr[1]:
+                self._check_refs(item)
+        elif expr[0] == "rep":
+            self._check_refs(expr[1])
+
+    def _accepts_space(self, expr: tuple, depth: int) -> bool:
+        kind = expr[0]
+        if kind == "lit":
+            return expr[1] == " "
+        if kind in ("cls", "re"):
+            return re.fullmatch(expr[1], " ") is not None
+        if kind == "ref" and depth < 5:
+            return self._accepts_space(self.rules.get(expr[1], ("seq", [])), depth + 1)
+        if kind == "alt":
+            return any(self._accepts_space(option, depth) for option in expr[1])
+        if kind == "rep":
+            return expr[2] <= 1 and expr[3] != 0 and self._accepts_space(expr[1], depth)
+        return False
+
+    def _heights(self) -> dict[str, float]:
+        """Per rule, the fewest nested rule references it takes to finish (inf: never)."""
+        heights = dict.fromkeys(self.rules, math.inf)
+        changed = True
+        while changed:
+            changed = False
+            for name, body in self.rules.items():
+                height = self._height(body, heights)
+                if height < heights[name]:
+                    heights[name], changed = height, True
+        return heights
+
+    def _height(self, expr: tuple, heights: dict[str, float]) -> float:
+        kind = expr[0]
+        if kind == "ref":
+            return heights[expr[1]] + 1
+        if kind == "seq":
+            return max((self._height(item, heights) for item in expr[1]), default=0)
+        if kind == "alt":
+            return min(self._height(option, heights) for option in expr[1])
+        if kind == "rep":
+            return 0 if expr[2] == 0 else self._height(expr[1], heights)
+        return 0
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def text(self, rng: random.Random, topic: list[str]) -> str:
+        self._rng, self._topic, self._written = rng, topic, 0
+        return self._write(("ref", self.root), 0, terminal=False)
+
+    def _write(self, expr: tuple, depth: int, *, terminal: bool) -> str:
+        kind, rng = expr[0], self._rng
+        # Deep or long, every choice takes the shortest way out so that the text ends.
+        short = depth > _GRAMMAR_DEPTH or self._written > _GRAMMAR_SIZE
+        if kind == "lit":
+            self._written += len(expr[1])
+            return expr[1]
+        if kind == "range":
+            self._written += 1
+            return chr(rng.randint(ord(expr[1]), ord(expr[2])))
+        if kind in ("cls", "re"):
+            text = self._pattern_text(expr[1])
+            self._written += len(text)
+            return text
+        if kind == "ref":
+            name = expr[1]
+            # Lark's upper-case names are terminals: their parts join without a separator.
+            inner = terminal or (self.lark and name.lstrip("_")[:1].isupper())
+            return self._write(self.rules[name], depth + 1, terminal=inner)
+        if kind == "alt":
+            options = expr[1]
+            if short:
+                least = min(self._height(o, self.heights) for o in options)
+                options = [o for o in options if self._height(o, self.heights) == least]
+            return self._write(rng.choice(options), depth, terminal=terminal)
+        if kind == "seq":
+            parts = [self._write(item, depth, terminal=terminal) for item in expr[1]]
+        else:  # rep
+            _, item, low, high = expr
+            # Optional spacing stays out, as a model's would; other repeats vary a little.
+            most = low if short or self._spacing(item) else low + 3
+            count = rng.randint(low, most if high is None else min(high, most))
+            parts = [self._write(item, depth, terminal=terminal) for _ in range(count)]
+        joiner = "" if terminal else self.separator
+        return joiner.join(part for part in parts if part or not joiner)
+
+    @staticmethod
+    def _spacing(expr: tuple) -> bool:
+        """Whether a class or pattern is whitespace: it takes a space but no letter or digit."""
+        return (
+            expr[0] in ("cls", "re")
+            and re.fullmatch(expr[1], " ") is not None
+            and not any(re.fullmatch(expr[1], c) for c in "aA0")
+        )
+
+    def _pattern_text(self, pattern: str) -> str:
+        """A word of the topic the pattern accepts, else text written from the pattern."""
+        if self._spacing(("re", pattern)):
+            return " "
+        words = [w for w in self._topic if re.fullmatch(pattern, w)]
+        if words:
+            return self._rng.choice(words)
+        text = _regex_text(pattern, self._rng)
+        if text is None:  # e.g. a negated class: try a few plain characters
+            spare = [c for c in _ALNUM + " .,-_" if re.fullmatch(pattern, c)]
+            if not spare:
+                raise _UnsupportedGrammar(f"it cannot write text for `{pattern}`")
+            text = self._rng.choice(spare)
+        return text
 
 
 def _logprob(token: tuple, rng: random.Random, top: int) -> dict[str, Any] | None:

@@ -267,14 +267,14 @@ def test_stop_string_cuts_the_answer_before_it(client):
 
 
 def test_n_2_streams_two_interleaved_choices(client):
-    events = stream(client, n=2, stream_options={"include_usage": True})
+    events = stream(client, n=2, seed=4, stream_options={"include_usage": True})
     indexes = [c["choices"][0]["index"] for c in chunks(events)]
     assert set(indexes) == {0, 1}
     assert indexes[:2] == [0, 1]  # both role chunks come first
     assert indexes != sorted(indexes)
     assert set(finishes(events)) == {0, 1}
     assert content_of(events, 0) != content_of(events, 1)
-    body = chat(client, n=2).json()
+    body = chat(client, n=2, seed=4).json()
     assert [c["message"]["content"] for c in body["choices"]] == [
         content_of(events, i) for i in (0, 1)
     ]
@@ -288,9 +288,30 @@ def test_same_seed_gives_the_same_answer_and_another_seed_another(client):
 
     assert answer(seed=1) == answer(seed=1)
     assert answer(seed=1) != answer(seed=2)
-    assert answer() == answer()
-    assert answer() != answer(messages=[{"role": "user", "content": "Something else entirely"}])
+    assert answer(seed=1) != answer(seed=1, messages=[{"role": "user", "content": "Else"}])
     assert content_of(stream(client, seed=1)) == answer(seed=1)
+
+
+def test_without_a_seed_each_request_samples_a_new_answer(client):
+    def answer(**extra) -> str:
+        return chat(client, **extra).json()["choices"][0]["message"]["content"]
+
+    assert answer() != answer()
+    assert answer(seed=-1) != answer(seed=-1)  # vLLM reads -1 as no seed
+    assert answer(temperature=0.7) != answer(temperature=0.7)
+    # Hooks that fix the length fix it for every sample: only the words change.
+    sixty = [{"role": "user", "content": "Tell me about tides [[sim:tokens=60]]"}]
+    first, second = chat(client, messages=sixty).json(), chat(client, messages=sixty).json()
+    assert first["choices"][0]["message"]["content"] != second["choices"][0]["message"]["content"]
+    assert first["usage"]["completion_tokens"] == second["usage"]["completion_tokens"] == 61
+
+
+def test_temperature_0_is_greedy_and_gives_the_same_answer_whatever_the_seed(client):
+    def answer(**extra) -> str:
+        return chat(client, temperature=0, **extra).json()["choices"][0]["message"]["content"]
+
+    assert answer() == answer() == answer(seed=1) == answer(seed=2)
+    assert content_of(stream(client, temperature=0)) == answer()
 
 
 def test_a_request_that_mentions_code_gets_a_python_block(client):
@@ -790,3 +811,50 @@ def test_a_response_format_of_the_same_kind_as_structured_outputs_is_fine(client
     )
     assert response.status_code == 200
     json.loads(response.json()["choices"][0]["message"]["content"])
+
+
+def grammar_answer(client: httpx.Client, grammar: str, **extra) -> str:
+    body = chat(client, structured_outputs={"grammar": grammar}, **extra).json()
+    return body["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize(
+    "grammar",
+    [
+        'root ::= "yes" | "no" | "maybe"',  # xgrammar's EBNF (GBNF)
+        "# one word\nroot ::= answer\nanswer ::= 'yes' | 'no' | 'maybe'",
+        'start: "yes" | "no"\n     | "maybe"',  # Lark
+    ],
+)
+def test_a_grammar_of_literal_choices_answers_one_of_them(client, grammar):
+    answers = {grammar_answer(client, grammar) for _ in range(12)}
+    assert answers <= {"yes", "no", "maybe"} and len(answers) > 1
+
+
+def test_a_grammar_of_a_simple_sequence_answers_text_it_accepts(client):
+    ebnf = 'root ::= greeting " " name "!"\ngreeting ::= "hello" | "hi"\nname ::= [A-Z] [a-z]{2,5}'
+    assert re.fullmatch(r"(hello|hi) [A-Z][a-z]{2,5}!", grammar_answer(client, ebnf))
+    lark = 'start: "on" SEP NUMBER\nSEP: ":"\n%import common.NUMBER'
+    assert re.fullmatch(r"on:\d+(\.\d+)?", grammar_answer(client, lark))
+    recursive = 'root ::= list\nlist ::= "[" (item ("," item)*)? "]"\nitem ::= list | [0-9]'
+    text = grammar_answer(client, recursive)
+    assert re.fullmatch(r"[\[\],0-9]+", text) and text.count("[") == text.count("]")
+    events = stream(client, seed=2, structured_outputs={"grammar": ebnf})
+    assert content_of(events) == grammar_answer(client, ebnf, seed=2)
+
+
+@pytest.mark.parametrize(
+    ("grammar", "why"),
+    [
+        ('start: %json {"type": "object"}', "it uses syntax it does not know at `%json"),
+        ('root ::= "a" (= "b")', "it uses syntax it does not know at `="),
+        ("root ::= value", "the rule `value` is not defined"),
+        ('expr ::= "x"', "it has no `root` rule"),
+    ],
+)
+def test_a_grammar_the_simulator_cannot_follow_is_answered_with_a_sentence_saying_so(
+    client, grammar, why
+):
+    content = grammar_answer(client, grammar)
+    assert content.startswith("The simulator cannot follow this grammar: ")
+    assert why in content and content.endswith(".")
