@@ -1,14 +1,17 @@
 """Export a conversation as a request body (JSON) or a readable document (Markdown); import one.
 
-The JSON is the body HexPlay would post next (`model`, `messages`, the options), so it can be
-sent as is, plus a `hexplay` key with what a request has no place for: the title, the
-connection, the options as stored, and per message the reasoning, status and stats. Import
-reads that back losslessly, or any plain OpenAI chat request body.
+The JSON is the body HexPlay would post next (`model`, `messages` = the branch on screen as
+sent upstream, the options), so it can be sent as is, plus a `hexplay` key with what a request
+has no place for: the title, the connection, the options as stored, and the whole tree (format
+2): every message with its parent, its versions, candidates, token odds, reasoning, status and
+stats, and which one is on screen. Import rebuilds that tree, reads format 1 files (the branch
+on screen only) as before, or any plain OpenAI chat request body.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +32,18 @@ from playground.models import (
 from playground.stream import build_body, format_seconds
 from playground.tools import ToolSpec, ToolsRejected, parse_tools
 
-FORMAT = 1
+FORMAT = 2
 ROLES = [role.value for role in Message.Role]
-# Per-message extras kept under hexplay.messages, with the type each must have on import.
+# The most messages one import may hold; a 20 MB file of short messages could hold millions.
+MAX_MESSAGES = 10_000
+# Fields of a message in hexplay.tree (format 2) besides its links: texts, numbers, JSON.
+TREE_TEXTS = (
+    "content", "reasoning", "status", "error", "finish_reason", "connection", "model",
+    "tool_call_id", "name",
+)  # fmt: skip
+TREE_NUMBERS = ("time_to_first_token_ms", "reasoning_ms", "duration_ms", "tokens_per_second")
+TREE_JSON = ("tool_calls", "usage", "logprobs", "request_body")
+# Format 1: per-message extras kept under hexplay.messages, with the type each must have.
 _NUMBER = (int, float)
 EXTRAS: dict[str, type | tuple[type, ...]] = {
     "reasoning": str,
@@ -59,23 +71,13 @@ class ImportRejected(Exception):
 def export_json(conversation: Conversation) -> dict[str, Any]:
     """The request body for the conversation's next answer, plus everything HexPlay keeps."""
     connection = get_connection(conversation.connection)
-    wire: list[dict[str, Any]] = []
-    extras: list[dict[str, Any]] = []
-    if conversation.system_prompt.strip():
-        wire.append({"role": "system", "content": conversation.system_prompt})
-        extras.append({"system_prompt": True})
-    # As sent upstream: failed answers stay out.
-    for message in conversation.history():
-        wire.append(message.as_wire())
-        extras.append(
-            {
-                name: getattr(message, name)
-                for name in EXTRAS
-                if getattr(message, name) not in (None, "", {}, Message.Status.COMPLETE)
-            }
-        )
-    body = build_body(conversation, connection) if connection else {"model": conversation.model}
-    body["messages"] = wire
+    # As sent upstream: the branch on screen, failed answers left out.
+    body = (
+        build_body(conversation, connection)
+        if connection
+        else {"model": conversation.model, "messages": conversation.upstream_messages()}
+    )
+    tree, current = _tree_of(conversation)
     body["hexplay"] = {
         "format": FORMAT,
         "title": conversation.title,
@@ -83,9 +85,64 @@ def export_json(conversation: Conversation) -> dict[str, Any]:
         "system_prompt": conversation.system_prompt,
         "options": conversation.options,
         "exported": timezone.now().isoformat(timespec="seconds"),
-        "messages": extras,
+        "tree": tree,
+        "current": current,
     }
     return body
+
+
+def _tree_of(conversation: Conversation) -> tuple[list[dict[str, Any]], int | None]:
+    """Every message linked to its parent by position, and the position of the one on screen.
+
+    Parents come before their replies, and a message's versions in their order: the order
+    the import creates them in.
+    """
+    messages = list(conversation.messages.defer("request_body"))
+    replies: dict[int | None, list[Message]] = {}
+    for message in sorted(messages, key=lambda m: (m.created, m.pk)):
+        replies.setdefault(message.parent_id, []).append(message)
+    # Depth first without recursion: a long chat is a deep tree.
+    ordered: list[Message] = []
+    stack = list(reversed(replies.get(None, [])))
+    while stack:
+        message = stack.pop()
+        ordered.append(message)
+        stack.extend(reversed(replies.get(message.pk, [])))
+    position = {m.pk: index for index, m in enumerate(ordered)}
+    bodies = _request_bodies(conversation)
+    tree = [_node(m, position, bodies.get(m.pk)) for m in ordered]
+    return tree, position.get(conversation.current_id)
+
+
+def _request_bodies(conversation: Conversation) -> dict[int, dict[str, Any]]:
+    """Each answer's request body without its messages (the tree has them): what it was
+    asked with, its n and its tools. Read a few at a time, as each repeats the history."""
+    bodies = {}
+    rows = conversation.messages.exclude(request_body={}).values_list("pk", "request_body")
+    for pk, body in rows.iterator(chunk_size=50):
+        if isinstance(body, dict):
+            bodies[pk] = {k: v for k, v in body.items() if k != "messages"}
+    return bodies
+
+
+def _node(message: Message, position: dict[int, int], body: Any) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "parent": position.get(message.parent_id),
+        "role": message.role,
+        "content": message.content,
+    }
+    for name in (*TREE_TEXTS, *TREE_NUMBERS, *TREE_JSON):
+        value = body if name == "request_body" else getattr(message, name)
+        if value not in (None, "", {}, []):
+            node[name] = value
+    if node.get("status") == Message.Status.STREAMING:
+        node["status"] = Message.Status.STOPPED  # no task will ever finish the copy
+    elif node.get("status") == Message.Status.COMPLETE:
+        del node["status"]
+    if position.get(message.candidate_of_id) is not None:
+        node["candidate_of"] = position[message.candidate_of_id]
+        node["candidate_index"] = message.candidate_index
+    return node
 
 
 def export_markdown(conversation: Conversation) -> str:
@@ -105,7 +162,7 @@ def export_markdown(conversation: Conversation) -> str:
             lines += [f"- `{k}`: `{json.dumps(v, ensure_ascii=False)}`" for k, v in used.items()]
             lines.append("")
     if conversation.system_prompt.strip():
-        lines += ["## System prompt", "", conversation.system_prompt, ""]
+        lines += ["## System prompt", "", _hard_breaks(conversation.system_prompt), ""]
     for message in conversation.path():
         lines += _markdown_message(message)
     return "\n".join(lines).rstrip() + "\n"
@@ -122,9 +179,9 @@ def _markdown_message(message: Message) -> list[str]:
     if message.reasoning:
         took = f" · {format_seconds(message.reasoning_ms)}" if message.reasoning_ms else ""
         lines += ["<details>", f"<summary>Reasoning{took}</summary>", ""]
-        lines += [message.reasoning, "", "</details>", ""]
+        lines += [_hard_breaks(message.reasoning), "", "</details>", ""]
     if message.content:
-        lines += [message.content, ""]
+        lines += [_hard_breaks(message.content), ""]
     for call in message.tool_calls or []:
         function = call["function"]
         lines += [f"Calls `{function['name']}` (`{call['id']}`) with:", ""]
@@ -136,6 +193,40 @@ def _markdown_message(message: Message) -> list[str]:
     elif message.finish_reason == "length":
         lines += ["*Stopped at the token limit.*", ""]
     return lines
+
+
+# An opening or closing code fence: up to three spaces, then three or more ` or ~.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _hard_breaks(text: str) -> str:
+    """The text with its single line breaks kept by any CommonMark renderer.
+
+    A line followed by another ends in two spaces (a hard break; the chat shows one, so a poem
+    stays lines). Not inside fenced code, which keeps its lines anyway; and a fence left open,
+    as in an answer stopped mid-code, is closed so the rest of the document stays prose.
+    """
+    lines = text.replace("\r\n", "\n").split("\n")
+    fence = ""  # the opening fence while inside code
+    for number, line in enumerate(lines):
+        found = _FENCE.match(line)
+        marker = found.group(1) if found else ""
+        rest = line[found.end() :] if found else ""
+        if fence:
+            if marker[:1] == fence[0] and len(marker) >= len(fence) and not rest.strip():
+                fence = ""
+        elif marker and not (marker[0] == "`" and "`" in rest):
+            fence = marker
+        elif (
+            line.strip()
+            and number + 1 < len(lines)
+            and lines[number + 1].strip()
+            and not line.endswith(("  ", "\\"))
+        ):
+            lines[number] = line + "  "
+    if fence:
+        lines.append(fence)
+    return "\n".join(lines)
 
 
 def _fenced(text: str, language: str) -> list[str]:
@@ -177,8 +268,19 @@ class _Plan:
     model: str = ""
     system_prompt: str = ""
     options: dict[str, Any] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # format 1 and plain bodies
+    tree: list[_Node] | None = None  # format 2: every message, by position
+    current: int | None = None  # the position of the message on screen in `tree`
     tools: list[ToolSpec] = field(default_factory=list)
+
+
+@dataclass
+class _Node:
+    """One message of hexplay.tree: its fields, and its links by position in the tree."""
+
+    fields: dict[str, Any]
+    parent: int | None = None
+    candidate_of: int | None = None
 
 
 @transaction.atomic
@@ -193,11 +295,31 @@ def import_conversation(owner: Any, data: dict[str, Any]) -> Conversation:
         system_prompt=plan.system_prompt,
         options=plan.options,
     )
-    conversation.append_branch(plan.rows)
+    if plan.tree is None:
+        conversation.append_branch(plan.rows)
+    else:
+        _create_tree(conversation, plan.tree, plan.current)
     _attach_imported_tools(conversation, plan.tools)
     if not conversation.title:
         conversation.rename("")  # suggested from the first message, as for a new conversation
     return conversation
+
+
+def _create_tree(conversation: Conversation, tree: list[_Node], current: int | None) -> None:
+    """Every message in file order, so each version is created after the ones before it."""
+    saved: list[Message] = []
+    for node in tree:
+        parent = saved[node.parent] if node.parent is not None else None
+        saved.append(conversation.messages.create(parent=parent, **node.fields))
+    # A candidate may come before the first of its group (after a move by hand), hence after.
+    linked = []
+    for message, node in zip(saved, tree, strict=True):
+        if node.candidate_of is not None:
+            message.candidate_of = saved[node.candidate_of]
+            linked.append(message)
+    Message.objects.bulk_update(linked, ["candidate_of"])
+    conversation.current = saved[current] if current is not None else None
+    conversation.save(update_fields=["current", "updated"])
 
 
 def _attach_imported_tools(conversation: Conversation, specs: list[ToolSpec]) -> None:
@@ -250,19 +372,25 @@ def _read(data: dict[str, Any]) -> _Plan:
     hexplay = data.get("hexplay", {})
     if not isinstance(hexplay, dict):
         raise ImportRejected("hexplay must be an object.")
+    version = _format(hexplay)
     messages = data.get("messages")
     if messages is None:
         raise ImportRejected("messages is missing: a request body has a list of messages.")
     if not isinstance(messages, list):
         raise ImportRejected("messages must be a list.")
-    if not messages:
+    if len(messages) > MAX_MESSAGES:
+        raise ImportRejected(f"messages has {len(messages):,} messages: at most {MAX_MESSAGES:,}.")
+    plan = _Plan()
+    if version >= 2:
+        # The tree is the conversation; `messages` is only the body to post.
+        plan.tree, plan.current = _tree(hexplay)
+    if not messages and not plan.tree:
         raise ImportRejected("messages is empty: there is nothing to import.")
-    extras = hexplay.get("messages", [{} for _ in messages])
-    if not isinstance(extras, list) or len(extras) != len(messages):
+    extras = hexplay.get("messages", [{} for _ in messages]) if version < 2 else None
+    if extras is not None and (not isinstance(extras, list) or len(extras) != len(messages)):
         raise ImportRejected(
             f"hexplay.messages must be a list with one entry per message ({len(messages)})."
         )
-    plan = _Plan()
     plan.model = _text(data, "model", "model")
     plan.connection = (
         get_connection(_text(hexplay, "connection", "hexplay.connection"))
@@ -270,9 +398,10 @@ def _read(data: dict[str, Any]) -> _Plan:
         else default_connection()
     )
     wire: list[dict[str, Any]] = []
-    for index, (raw, extra) in enumerate(zip(messages, extras, strict=True)):
+    for index, raw in enumerate(messages):
         row = _message(raw, index)
         wire.append(raw)
+        extra = extras[index] if extras is not None else {}
         if not isinstance(extra, dict):
             raise ImportRejected(f"hexplay.messages[{index}] must be an object.")
         if extra.get("system_prompt") is True:
@@ -292,6 +421,205 @@ def _read(data: dict[str, Any]) -> _Plan:
         plan.options = _options_from_body(data, target, wire, attached)
     plan.title = _text(hexplay, "title", "hexplay.title")[:200]
     return plan
+
+
+def _format(hexplay: dict[str, Any]) -> int:
+    version = hexplay.get("format", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ImportRejected("hexplay.format must be a whole number (1 or 2).")
+    if version > FORMAT:
+        raise ImportRejected(
+            f"This file is format {version}, from a newer HexPlay; this one reads formats 1 "
+            f"to {FORMAT}."
+        )
+    return version
+
+
+def _tree(hexplay: dict[str, Any]) -> tuple[list[_Node], int | None]:
+    """hexplay.tree and hexplay.current, every field checked: the file is untrusted."""
+    tree = hexplay.get("tree")
+    if not isinstance(tree, list):
+        raise ImportRejected(
+            "hexplay.tree is missing or not a list: a format 2 file lists every message there."
+        )
+    if len(tree) > MAX_MESSAGES:
+        raise ImportRejected(
+            f"hexplay.tree has {len(tree):,} messages: HexPlay imports at most {MAX_MESSAGES:,}."
+        )
+    nodes = [_tree_node(raw, index) for index, raw in enumerate(tree)]
+    for index in range(len(nodes)):
+        _check_candidate(nodes, index)
+    current = hexplay.get("current")
+    if current is not None and not _position(current, len(nodes)):
+        raise ImportRejected(
+            "hexplay.current must be the position of a message in hexplay.tree "
+            f"(0 to {len(nodes) - 1}), or null."
+        )
+    return nodes, current
+
+
+def _position(value: Any, below: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < below
+
+
+def _tree_node(raw: Any, index: int) -> _Node:
+    at = f"hexplay.tree[{index}]"
+    if not isinstance(raw, dict):
+        raise ImportRejected(f"{at} must be an object with a role and content.")
+    parent = raw.get("parent")
+    if parent is not None and not _position(parent, index):
+        raise ImportRejected(
+            f"{at}.parent must be the position of an earlier message in hexplay.tree "
+            f"(0 to {index - 1}), or null for a first message."
+            if index
+            else f"{at}.parent must be null: the first message follows none."
+        )
+    role = raw.get("role")
+    if role not in ROLES:
+        shown = "is missing" if role is None else f"is {json.dumps(role)}"
+        raise ImportRejected(f"{at}.role must be one of {', '.join(ROLES)} ({shown}).")
+    fields: dict[str, Any] = {"role": role}
+    for name in TREE_TEXTS:
+        value = raw.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ImportRejected(f"{at}.{name} must be a string.")
+        longest = Message._meta.get_field(name).max_length
+        if longest and len(value) > longest:
+            raise ImportRejected(f"{at}.{name} is longer than {longest} characters.")
+        fields[name] = value
+    allowed = [s.value for s in Message.Status if s != Message.Status.STREAMING]
+    if fields.get("status", Message.Status.COMPLETE) not in allowed:
+        raise ImportRejected(f"{at}.status must be one of {', '.join(allowed)}.")
+    for name in TREE_NUMBERS:
+        value = raw.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, _NUMBER) or isinstance(value, bool) or not math.isfinite(value):
+            raise ImportRejected(f"{at}.{name} must be a number.")
+        if value < 0:
+            raise ImportRejected(f"{at}.{name} cannot be negative.")
+        fields[name] = value
+    if raw.get("tool_calls"):
+        if role != Message.Role.ASSISTANT:
+            raise ImportRejected(f"{at}.tool_calls is only allowed on assistant messages.")
+        try:
+            fields["tool_calls"] = check_tool_calls(raw["tool_calls"], f"{at}.tool_calls")
+        except ValueError as exc:
+            raise ImportRejected(f"{exc}.") from None
+    if role == Message.Role.TOOL and not fields.get("tool_call_id", "").strip():
+        raise ImportRejected(
+            f"{at}.tool_call_id is missing: a tool message answers a tool call by its id."
+        )
+    if raw.get("usage") is not None:
+        fields["usage"] = _usage(raw["usage"], f"{at}.usage")
+    if raw.get("logprobs") is not None:
+        fields["logprobs"] = _logprobs(raw["logprobs"], f"{at}.logprobs") or None
+    if raw.get("request_body") is not None:
+        fields["request_body"] = _request_body(raw["request_body"], f"{at}.request_body")
+    # The HTML is made here from the Markdown, never taken from a file.
+    fields["content_html"] = (
+        render_markdown(fields.get("content", "")) if role == Message.Role.ASSISTANT else ""
+    )
+    node = _Node(fields, parent)
+    if raw.get("candidate_of") is not None:
+        node.candidate_of = raw["candidate_of"]
+        number = raw.get("candidate_index")
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 32767:
+            raise ImportRejected(f"{at}.candidate_index must be a whole number from 1 to 32767.")
+        fields["candidate_index"] = number
+    return node
+
+
+def _check_candidate(nodes: list[_Node], index: int) -> None:
+    """A candidate points to the first answer of its group: another answer, itself first."""
+    target = nodes[index].candidate_of
+    if target is None:
+        return
+    at = f"hexplay.tree[{index}]"
+    if nodes[index].fields["role"] != Message.Role.ASSISTANT:
+        raise ImportRejected(f"{at}.candidate_of is only allowed on assistant messages.")
+    if (
+        not _position(target, len(nodes))
+        or target == index
+        or nodes[target].fields["role"] != Message.Role.ASSISTANT
+        or nodes[target].candidate_of is not None
+    ):
+        raise ImportRejected(
+            f"{at}.candidate_of must be the position of another answer in hexplay.tree, the "
+            "first candidate of its group."
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, _NUMBER) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _usage(value: Any, at: str) -> dict[str, Any]:
+    """Token counts: numbers, flags, or one level of details of numbers (vLLM's shape)."""
+    if not isinstance(value, dict):
+        raise ImportRejected(f"{at} must be an object of token counts.")
+    for key, count in value.items():
+        nested = isinstance(count, dict) and all(c is None or _is_number(c) for c in count.values())
+        if not (count is None or isinstance(count, bool) or _is_number(count) or nested):
+            raise ImportRejected(f"{at}.{key} must be a number.")
+    return value
+
+
+def _logprobs(value: Any, at: str) -> list[dict[str, Any]]:
+    """vLLM's `logprobs.content` entries, keeping only the fields of that format."""
+    if not isinstance(value, list):
+        raise ImportRejected(f"{at} must be a list of tokens with their logprob.")
+    entries = []
+    for number, entry in enumerate(value):
+        token = _token(entry, f"{at}[{number}]")
+        alternatives = entry.get("top_logprobs")
+        if alternatives is not None:
+            if not isinstance(alternatives, list):
+                raise ImportRejected(f"{at}[{number}].top_logprobs must be a list.")
+            token["top_logprobs"] = [
+                _token(alt, f"{at}[{number}].top_logprobs[{n}]")
+                for n, alt in enumerate(alternatives)
+            ]
+        entries.append(token)
+    return entries
+
+
+def _token(entry: Any, at: str) -> dict[str, Any]:
+    if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
+        raise ImportRejected(f"{at} must be an object with a token (a string) and a logprob.")
+    if not _is_number(entry.get("logprob")):
+        raise ImportRejected(f"{at}.logprob must be a number.")
+    token = {"token": entry["token"], "logprob": entry["logprob"]}
+    if "bytes" in entry:
+        raw = entry["bytes"]
+        if raw is not None and not (
+            isinstance(raw, list)
+            and all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in raw)
+        ):
+            raise ImportRejected(f"{at}.bytes must be a list of bytes (0 to 255), or null.")
+        token["bytes"] = raw
+    return token
+
+
+def _request_body(value: Any, at: str) -> dict[str, Any]:
+    """The body an answer was asked with; the page reads its n and its tools."""
+    if not isinstance(value, dict):
+        raise ImportRejected(f"{at} must be an object.")
+    body = {k: v for k, v in value.items() if k != "messages"}
+    n = body.get("n")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ImportRejected(f"{at}.n must be a whole number of at least 1.")
+    found = body.get("tools")
+    if found:
+        if not isinstance(found, list):
+            raise ImportRejected(f"{at}.tools must be a list of tools.")
+        try:
+            body["tools"] = [spec.as_openai() for spec in parse_tools(json.dumps(found))]
+        except ToolsRejected as exc:
+            raise ImportRejected(f"{at}.tools: {exc}") from None
+    return body
 
 
 def _text(data: dict[str, Any], key: str, where: str) -> str:
