@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,9 @@ class Candidate:
     finish_reason: str = ""
     logprobs: list[dict[str, Any]] = field(default_factory=list)
     version: Any = None  # the saved Message that continues with this candidate, once saved
+    # While streaming: when its first token and its finish arrived (time.monotonic()).
+    first_token_at: float | None = None
+    finished_at: float | None = None
 
     @property
     def text(self) -> str:
@@ -35,6 +39,19 @@ class Candidate:
     @property
     def finish_words(self) -> str:
         return FINISH_WORDS.get(self.finish_reason, self.finish_reason)
+
+    @property
+    def html(self) -> str:
+        """Its Markdown, rendered and sanitised once it was saved; empty while it streams."""
+        return self.version.content_html if self.version is not None else ""
+
+    @property
+    def tokens(self) -> int | None:
+        """Its own token count, known only with logprobs (one entry per token).
+
+        vLLM's usage counts the tokens of all n candidates together.
+        """
+        return len(self.logprobs) if self.logprobs else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,12 +74,18 @@ class Candidates:
         return self._by_index[index]
 
     def apply(self, event: upstream.Event) -> None:
-        if isinstance(event, upstream.ContentDelta):
-            self.get(event.choice).content.append(event.text)
-        elif isinstance(event, upstream.ReasoningDelta):
-            self.get(event.choice).reasoning.append(event.text)
+        if isinstance(event, upstream.ContentDelta | upstream.ReasoningDelta):
+            candidate = self.get(event.choice)
+            if candidate.first_token_at is None:
+                candidate.first_token_at = time.monotonic()
+            if isinstance(event, upstream.ContentDelta):
+                candidate.content.append(event.text)
+            else:
+                candidate.reasoning.append(event.text)
         elif isinstance(event, upstream.Finish):
-            self.get(event.choice).finish_reason = event.reason
+            candidate = self.get(event.choice)
+            candidate.finish_reason = event.reason
+            candidate.finished_at = time.monotonic()
 
     def add_logprobs(self, index: int, entries: list[dict[str, Any]]) -> None:
         """The `choices[i].logprobs.content` entries of one chunk."""
@@ -83,6 +106,7 @@ def from_versions(messages: list[Any]) -> list[Candidate]:
             content=[m.content],
             reasoning=[m.reasoning],
             finish_reason=m.finish_reason,
+            logprobs=m.logprobs or [],
             version=m,
         )
         for i, m in enumerate(messages)

@@ -37,6 +37,31 @@ async def test_candidates_stream_side_by_side_and_are_kept_as_versions(
     assert "Continuing with this one" in fragments[-1]
 
 
+async def test_each_candidate_keeps_its_own_times_and_with_logprobs_its_own_tokens(
+    simulator, user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)(
+        options={"n": 3, "temperature": 0.8, "logprobs": True}
+    )
+    socket, _ = await open_socket(conversation.pk, user)
+    await socket.send_json_to({"message": "Name a colour [[sim:tokens=12]] [[sim:rate=400]]"})
+    fragments = await receive_until(socket, ANSWER_DONE)
+    await socket.disconnect()
+
+    versions = [m async for m in conversation.messages.filter(role="assistant")]
+    assert len(versions) == 3
+    # The server's usage counts all three together; each keeps that and times of its own.
+    assert len({str(m.usage) for m in versions}) == 1
+    assert versions[0].usage["completion_tokens"] > max(len(m.logprobs) for m in versions)
+    for version in versions:
+        assert 0 < version.time_to_first_token_ms < version.duration_ms
+        assert version.tokens_per_second is not None
+    final = fragments[-1]
+    for version in versions:
+        assert f"<dt>Tokens</dt><dd>{len(version.logprobs)} out</dd>" in final
+    assert "for the 3 candidates together, as the server counts them." in final
+
+
 def test_picking_a_candidate_continues_the_conversation_from_it(client, user, make_conversation):
     conversation = make_conversation()
     question = conversation.add_user_message("Name a colour")

@@ -104,3 +104,44 @@ def test_saved_candidates_become_the_partials_columns(make_conversation):
         (0, "A", "finished", first),
         (1, "B", "stopped at the token limit", second),
     ]
+
+
+@pytest.mark.django_db
+def test_saved_candidates_show_their_markdown_and_their_own_stats(make_conversation):
+    conversation = make_conversation()
+    usage = {"prompt_tokens": 7, "completion_tokens": 40}
+    first = conversation.messages.create(
+        role="assistant", content="A **bold** one", finish_reason="stop",
+        content_html="<p>A <strong>bold</strong> one</p>",
+        usage=usage, time_to_first_token_ms=12, duration_ms=1500,
+    )  # fmt: skip
+    second = conversation.messages.create(
+        role="assistant", content="B", content_html="<p>B</p>", finish_reason="length",
+        usage=usage, time_to_first_token_ms=15, duration_ms=2300,
+    )  # fmt: skip
+    html = render_to_string(
+        "playground/outputs.html#candidates",
+        {"message": first, "candidates": outputs.from_versions([first, second])},
+    )
+    assert "<strong>bold</strong>" in html and "**" not in html
+    assert "1.5 s" in html and "2.3 s" in html and "15 ms" in html
+    assert "length (stopped at the token limit)" in html
+    # The server counts the tokens of all candidates together: said once, as such.
+    assert html.count("40 out") == 1
+    assert "7 in · 40 out for the 2 candidates together" in html
+
+
+def test_streaming_candidates_stay_plain_text_without_stats():
+    found = outputs.Candidates()
+    found.apply(upstream.ContentDelta(0, "A **bold"))
+    found.apply(upstream.ContentDelta(1, "B"))
+
+    class Streaming:
+        dom_id, conversation_id = "message-1", 1
+
+    html = render_to_string(
+        "playground/outputs.html#candidates",
+        {"message": Streaming(), "candidates": found.in_order()},
+    )
+    assert 'class="candidate__content plain">A **bold</div>' in html
+    assert "<strong>" not in html and "First token" not in html
