@@ -66,7 +66,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except turns.TurnRejected as exc:
                 await self._send(fragments.notice(str(exc)))
                 return
-            shown = fragments.append_message(message)
+            shown = fragments.append_message(message) if message else ""
             await self._send(shown + fragments.notice() + fragments.retitle(conversation))
             await self._answer(prepared)
             return

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from django import forms
@@ -192,6 +194,7 @@ class RequestOptionsForm(forms.Form):
     """
 
     prefix = "opt"
+    SCHEMA = "json_schema"  # the option whose field is the schema editor's JSON box
 
     def __init__(
         self,
@@ -244,9 +247,27 @@ class RequestOptionsForm(forms.Form):
         return form
 
     def texts(self) -> dict[str, str]:
-        """What was typed, by option key; fields missing from the data are left as they were."""
+        """What was typed, by option key; fields missing from the data are left as they were.
+
+        The schema comes from its editor's rows while they are the side being edited, so an
+        autosave never waits for, or races, the redraw of the JSON box.
+        """
         posted = {name: self.add_prefix(name) for name in self.fields}
-        return {name: self.data[field] for name, field in posted.items() if field in self.data}
+        texts = {name: self.data[field] for name, field in posted.items() if field in self.data}
+        if self.data.get("schema_place") == ANSWER_SCHEMA.key and self.SCHEMA in self.fields:
+            editor = self.schema_editor
+            texts[self.SCHEMA] = editor.json_text
+            if editor.example_inserted and not texts.get("json_schema_name", "").strip():
+                texts["json_schema_name"] = ANSWER_SCHEMA.example_name
+        return texts
+
+    @cached_property
+    def schema_editor(self) -> ParametersEditor:
+        """The rows and raw JSON of the answer's schema (response_format json_schema)."""
+        if self.data.get("schema_place") == ANSWER_SCHEMA.key:
+            return ParametersEditor.from_post(self.data)
+        text = self.data.get(self.add_prefix(self.SCHEMA), "")
+        return ParametersEditor.for_text(text, ANSWER_SCHEMA)
 
     def clean(self) -> dict[str, Any]:
         self.checked = options.check(
@@ -265,7 +286,12 @@ class RequestOptionsForm(forms.Form):
         found = []
         for group in options.GROUPS:
             items = [
-                PanelItem(option, option.api_name(self.target), self._bound(option.key))
+                PanelItem(
+                    option,
+                    option.api_name(self.target),
+                    self._bound(option.key),
+                    self.schema_editor if option.key == self.SCHEMA else None,
+                )
                 for option in options.options_for(self.target)
                 if option.group == group.key and option.shown
             ]
@@ -304,6 +330,7 @@ class PanelItem:
     option: options.Option
     api_name: str
     field: forms.BoundField | None
+    editor: ParametersEditor | None = None  # drawn instead of the field's own box
 
 
 def _option_field(option: options.Option, target: str) -> forms.Field:
@@ -425,8 +452,41 @@ class PropertyRow:
         return tools.Property(self.name, self.type, self.description, self.required, enum)
 
 
+@dataclass(frozen=True)
+class SchemaPlace:
+    """Where a schema editor is drawn: its JSON box, its checks and its words differ."""
+
+    key: str  # posted back as `schema_place`, so a redraw knows where it is
+    json_name: str  # the raw JSON box's field name; its id is "id_" and the name
+    legend: str
+    help: str
+    empty: str  # what no properties means
+    check: Callable[[Any], dict[str, Any]]  # the schema, or tools.SchemaInvalid
+    # What else describes the JSON box; the tool page lists the schema's problems under it.
+    described_by: str = "parameters-problems"
+    lists_problems: bool = True
+    # With no property typed, the tool page writes an empty object schema; elsewhere it is unset.
+    empty_is_unset: bool = False
+    example: tuple[tools.Property, ...] = ()
+    example_name: str = ""  # what "Insert an example" names the schema, if it has no name
+    name_field: str = ""  # the field of that name
+    placeholder: str = ""
+
+
+TOOL_PARAMETERS = SchemaPlace(
+    "tool",
+    "parameters_json",
+    "Parameters",
+    "The arguments the model writes when it calls the tool. Build them with the simple form, or "
+    "edit the JSON Schema; each view follows the other.",
+    "No properties: the tool takes no arguments.",
+    tools.check_parameters,
+)
+
+
 class ParametersEditor:
-    """A tool's parameters on its page: property rows and raw JSON, kept in sync.
+    """A schema's properties as rows and as raw JSON, kept in sync: a tool's parameters on its
+    page, or the answer's JSON schema in the options panel (`place`).
 
     `mode` is the side the person edits; the other side is drawn from it, read-only. Posted data
     carries `shown_mode`, the side that was editable when the page was drawn, so switching starts
@@ -439,7 +499,14 @@ class ParametersEditor:
     types = tools.TYPES
     _ROW = re.compile(r"prop-(\d{1,4})-name")
 
-    def __init__(self, schema: Any, rows: list[PropertyRow] | None, mode: str) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        rows: list[PropertyRow] | None,
+        mode: str,
+        place: SchemaPlace = TOOL_PARAMETERS,
+    ) -> None:
+        self.place = place
         self.schema = schema  # None when it cannot be saved as it is
         self.json_text = _pretty(schema) if schema is not None else ""
         self.problems: list[str] = []
@@ -452,6 +519,7 @@ class ParametersEditor:
             self.refusal = "The simple form cannot show this schema, so it stays in JSON."
         self.focus: int | str | None = None  # a row's index, or "add" for the Add button
         self.saving = True
+        self.example_inserted = False
         self._number_rows()
 
     @classmethod
@@ -462,30 +530,53 @@ class ParametersEditor:
         return cls(schema, rows, cls.SIMPLE)
 
     @classmethod
+    def for_text(cls, text: str, place: SchemaPlace) -> ParametersEditor:
+        """The editor for a schema as its JSON box holds it: the simple form when it can show it."""
+        if not text.strip() and place.empty_is_unset:
+            return cls._from_rows([PropertyRow()], cls.SIMPLE, place)
+        editor = cls._from_json(text, cls.SIMPLE, place)
+        editor.refusal = ""  # nothing was asked yet; the simple side says why it is JSON
+        return editor
+
+    @classmethod
     def from_post(cls, data: Any) -> ParametersEditor:
         """The editor after a post: rows added or removed, then both sides drawn from the source."""
+        place = _PLACES.get(data.get("schema_place"), TOOL_PARAMETERS)
         source = data.get("shown_mode") if data.get("shown_mode") in (cls.SIMPLE, cls.JSON) else ""
         source = source or cls.SIMPLE
         wanted = data.get("mode") if data.get("mode") in (cls.SIMPLE, cls.JSON) else source
+        action = data.get("action")
         if source == cls.SIMPLE:
             rows = _posted_rows(data)[: cls.MAX_ROWS]
             focus: int | str | None = None
-            if data.get("action") == "add" and len(rows) < cls.MAX_ROWS:
+            if action == "add" and len(rows) < cls.MAX_ROWS:
                 rows.append(PropertyRow())
                 focus = len(rows) - 1
             elif str(data.get("remove", "")).isdigit() and int(data["remove"]) < len(rows):
                 removed = int(data["remove"])
                 del rows[removed]
                 focus = min(removed, len(rows) - 1) if rows else "add"
-            editor = cls._from_rows(rows, wanted)
+            elif action == "example" and place.example:
+                rows = _with_example(rows, place.example)
+            editor = cls._from_rows(rows, wanted, place)
             editor.focus = focus
         else:
-            editor = cls._from_json(data.get("parameters_json", ""), wanted)
+            editor = cls._from_json(data.get(place.json_name, ""), wanted, place)
+        editor.example_inserted = source == cls.SIMPLE and action == "example"
         editor.saving = data.get("action", "save") == "save" and "remove" not in data
         return editor
 
+    @property
+    def blank(self) -> bool:
+        """Nothing typed yet: no property named, or an empty JSON box."""
+        if self.mode == self.SIMPLE:
+            return all(row.is_blank() for row in self.rows)
+        return not self.json_text.strip()
+
     @classmethod
-    def _from_rows(cls, rows: list[PropertyRow], mode: str) -> ParametersEditor:
+    def _from_rows(
+        cls, rows: list[PropertyRow], mode: str, place: SchemaPlace = TOOL_PARAMETERS
+    ) -> ParametersEditor:
         props, seen = [], set()
         for row in rows:
             if row.is_blank():
@@ -498,26 +589,31 @@ class ParametersEditor:
             props.append(prop)
         schema = tools.build_schema(p for p in props if p is not None)
         if any(row.errors for row in rows):
-            editor = cls(schema, rows, cls.SIMPLE)
+            editor = cls(schema, rows, cls.SIMPLE, place)
             editor.schema = None  # the JSON shows what the good rows write, but nothing saves
             if mode == cls.JSON:
                 editor.refusal = "Fix the properties marked below first; then switch to JSON."
-            return editor
-        return cls(schema, rows, mode)
+        else:
+            editor = cls(schema, rows, mode, place)
+        if place.empty_is_unset and not props:
+            editor.schema, editor.json_text = None, ""
+        return editor
 
     @classmethod
-    def _from_json(cls, text: str, mode: str) -> ParametersEditor:
+    def _from_json(
+        cls, text: str, mode: str, place: SchemaPlace = TOOL_PARAMETERS
+    ) -> ParametersEditor:
         try:
-            schema = tools.check_parameters(tools.load_json(text, "The JSON Schema"))
+            schema = place.check(tools.load_json(text, "The JSON Schema"))
         except tools.SchemaInvalid as exc:
-            editor = cls(None, None, mode)
+            editor = cls(None, None, mode, place)
             editor.json_text, editor.problems = text, exc.problems
             if editor.refusal:
                 editor.refusal = "Fix the JSON first; then switch to the simple form."
             return editor
         props = tools.simple_properties(schema)
         rows = None if props is None else [PropertyRow.of(p) for p in props] or [PropertyRow()]
-        editor = cls(schema, rows, mode)
+        editor = cls(schema, rows, mode, place)
         editor.json_text = text  # as typed: the person's own layout stays
         return editor
 
@@ -548,8 +644,43 @@ def _posted_rows(data: Any) -> list[PropertyRow]:
     return rows
 
 
+def _with_example(
+    rows: list[PropertyRow], example: tuple[tools.Property, ...]
+) -> list[PropertyRow]:
+    """The rows typed so far, then the example's rows whose names are not taken."""
+    kept = [row for row in rows if not row.is_blank()]
+    taken = {row.name for row in kept}
+    return kept + [PropertyRow.of(prop) for prop in example if prop.name not in taken]
+
+
 def _pretty(schema: Any) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False)
+
+
+# The answer's JSON schema in the options panel (response_format json_schema): any schema the
+# standard accepts, its JSON box the option's own field, its problems said beside that field.
+_ANSWER_FIELD = f"{RequestOptionsForm.prefix}-json_schema"
+ANSWER_SCHEMA = SchemaPlace(
+    "answer",
+    _ANSWER_FIELD,
+    "Fields of the answer",
+    "The answer is a JSON object with these fields. Build them with the simple form, or edit "
+    "the JSON Schema; each view follows the other.",
+    "No fields yet: add one, or insert the example.",
+    tools.check_schema,
+    described_by=f"id_{_ANSWER_FIELD}_helptext id_{_ANSWER_FIELD}_error",
+    lists_problems=False,
+    empty_is_unset=True,
+    example=(
+        tools.Property("name", "string", "The person's full name", required=True),
+        tools.Property("age", "integer", "Age in years", required=True),
+    ),
+    example_name="person",
+    name_field=f"{RequestOptionsForm.prefix}-json_schema_name",
+    placeholder='e.g. {"type": "object", "properties": {"name": {"type": "string"}, '
+    '"age": {"type": "integer"}}, "required": ["name", "age"]}',
+)
+_PLACES = {place.key: place for place in (TOOL_PARAMETERS, ANSWER_SCHEMA)}
 
 
 class ToolImportForm(forms.Form):

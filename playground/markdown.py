@@ -22,7 +22,8 @@ def _highlight(code: str, language: str, _attrs: str) -> str:
     return highlight(code, lexer, _FORMATTER)
 
 
-_MD = MarkdownIt("commonmark", {"highlight": _highlight, "html": False}).enable(
+# breaks: a single line break stays one, as chat users expect (a poem keeps its lines).
+_MD = MarkdownIt("commonmark", {"highlight": _highlight, "html": False, "breaks": True}).enable(
     ["table", "strikethrough"]
 )
 

@@ -97,12 +97,17 @@ class Conversation(models.Model):
             self.save(update_fields=["title"])
         return self._append(parent_id, role=Message.Role.USER, content=text)
 
-    def rewind_for_new_answer(self) -> None:
-        """Before answering again, step back from the last answer so the new one is its sibling."""
+    def rewind_for_new_answer(self) -> Message | None:
+        """Before answering again, step back from the last answer so the new one is its sibling.
+
+        Returns the answer stepped back from: the new one takes its place on screen.
+        """
         path = self.path()
-        if path and path[-1].role == Message.Role.ASSISTANT:
-            self.current_id = path[-1].parent_id
-            self.save(update_fields=["current"])
+        if not path or path[-1].role != Message.Role.ASSISTANT:
+            return None
+        self.current_id = path[-1].parent_id
+        self.save(update_fields=["current"])
+        return path[-1]
 
     def start_answer(self, *, connection: str, model: str, body: dict[str, Any]) -> Message:
         return self._append(
@@ -506,6 +511,8 @@ class Message(models.Model):
     previous_version: Message | None = None
     next_version: Message | None = None
     is_last = False
+    # Set for a new answer by `turns.prepare_answer`: the version it takes the place of on screen.
+    replaces: Message | None = None
     candidates: list[Any] = []  # outputs.Candidate, when the answer was written with n > 1
 
     class Meta:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
+from playground import tools
 
 VLLM, MISTRAL, LLAMACPP = "vllm", "mistral", "llamacpp"
 TARGETS = {VLLM: "vLLM", MISTRAL: "Mistral API", LLAMACPP: "llama.cpp"}
@@ -800,13 +800,10 @@ def _parse_json_text(option: Option, text: str, target: str) -> str:
 
 def _parse_schema(option: Option, text: str, target: str) -> dict[str, Any]:
     schema = _parse_json_object(option, text, target)
-    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(part) for part in exc.path)
-        place = f" at {where}" if where else ""
-        raise Invalid(f"{option.label} is not a valid JSON Schema{place}: {exc.message}") from None
+    # The tool library's words for the same mistakes, so both say them alike.
+    problems = tools.meta_schema_problems(schema)
+    if problems:
+        raise Invalid(f"{option.label} is not a valid JSON Schema: {'; '.join(problems)}.")
     return schema
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
-from playground import options, outputs, upstream
+from playground import options, outputs, refusals, upstream
 from playground.connections import Connection
 from playground.markdown import render_markdown
 from playground.models import Conversation, Message
@@ -78,7 +78,8 @@ async def generate(
         await turn.finish(Message.Status.STOPPED)
         raise
     except upstream.UpstreamError as exc:
-        await turn.finish(Message.Status.ERROR, error=str(exc))
+        target = options.target_of(connection.dialect)
+        await turn.finish(Message.Status.ERROR, error=refusals.explain(exc, target))
     else:
         await turn.finish(Message.Status.COMPLETE)
     return message
@@ -100,12 +101,18 @@ class _Turn:
         # Tool calls arrive in fragments keyed by index: id and name first, arguments after.
         self.calls: dict[int, dict[str, Any]] = {}
         self.first_token: float | None = None
+        # Deltas of the answer shown: about one token each, the count a stopped answer can give.
+        self.deltas = 0
         self.reasoning_started: float | None = None
         self.reasoning_ended: float | None = None
         self.last_checkpoint = self.started
 
     async def apply(self, event: upstream.Event) -> None:
         self.choices.apply(event)
+        if isinstance(
+            event, upstream.ContentDelta | upstream.ReasoningDelta | upstream.ToolCallDelta
+        ):
+            self.deltas += event.choice == 0
         if isinstance(event, upstream.LogprobsDelta):
             self.choices.add_logprobs(event.choice, event.entries)
         elif isinstance(event, upstream.ContentDelta) and self.side_by_side:
@@ -187,6 +194,9 @@ class _Turn:
             message.time_to_first_token_ms = (self.first_token - self.started) * 1000
         if self.reasoning_started is not None and self.reasoning_ended is not None:
             message.reasoning_ms = (self.reasoning_ended - self.reasoning_started) * 1000
+        if message.usage is None and self.deltas:
+            # Stopped or failed before the server's count: say what is known, marked as such.
+            message.usage = {"completion_tokens": self.deltas, "estimated": True}
         message.tokens_per_second = _tokens_per_second(message.usage, self.first_token, now)
         # Saving must survive the cancellation that brought us here (Stop, closed tab).
         await asyncio.shield(message.asave())
@@ -195,8 +205,20 @@ class _Turn:
             await asyncio.shield(self._save_candidates(others))
 
     async def _save_candidates(self, others: list[outputs.Candidate]) -> None:
-        """Candidates 2…n become versions of the answer, so picking one is switching version."""
+        """Candidates 2…n become versions of the answer, so picking one is switching version.
+
+        Each version keeps its own times and speed, the first answer included (it was saved
+        with those of the whole request).
+        """
         message = self.message
+        # Where a candidate was cut off (Stop) it ended with the request.
+        ended = self.started + (message.duration_ms or 0) / 1000
+        own = self._candidate_stats(self.choices.get(0), ended)
+        message.time_to_first_token_ms = own["time_to_first_token_ms"]
+        message.duration_ms = own["duration_ms"]
+        message.tokens_per_second = own["tokens_per_second"]
+        fields = ["time_to_first_token_ms", "duration_ms", "tokens_per_second"]
+        await message.asave(update_fields=fields)
         for candidate in others:
             await Message.objects.acreate(
                 conversation_id=message.conversation_id,
@@ -213,7 +235,32 @@ class _Turn:
                 logprobs=candidate.logprobs or None,
                 candidate_of=message,
                 candidate_index=candidate.index,
+                **self._candidate_stats(candidate, ended),
             )
+
+    def _candidate_stats(self, candidate: outputs.Candidate, ended: float) -> dict[str, Any]:
+        """One candidate's times, tokens and speed, as the fields of its version.
+
+        vLLM's usage counts the tokens of all n candidates together, so that is the usage each
+        keeps (the page says so); a count of its own comes from its logprobs, one per token, or,
+        stopped before the usage came, from the deltas that arrived (marked as estimated).
+        """
+        end = candidate.finished_at or ended
+        first = candidate.first_token_at
+        usage = self.message.usage
+        if usage is None or usage.get("estimated"):
+            deltas = len(candidate.content) + len(candidate.reasoning)
+            usage = {"completion_tokens": deltas, "estimated": True} if deltas else None
+        # A speed needs a count of its own: not the one shared by all candidates.
+        counted = usage if usage and usage.get("estimated") else None
+        if candidate.tokens:
+            counted = {"completion_tokens": candidate.tokens}
+        return {
+            "time_to_first_token_ms": None if first is None else (first - self.started) * 1000,
+            "duration_ms": (end - self.started) * 1000,
+            "usage": usage,
+            "tokens_per_second": _tokens_per_second(counted, first, end),
+        }
 
 
 def _tokens_per_second(

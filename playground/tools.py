@@ -221,12 +221,25 @@ def load_json(text: str, what: str = "The JSON") -> Any:
 def schema_problems(schema: Any, *, root: str = "") -> list[str]:
     """Everything wrong with `schema` as a tool's parameters, in plain words with the place.
 
-    Checked against the JSON Schema meta-schema (the draft `$schema` names, 2020-12 if none), and
-    the top level must be an object schema, as function arguments are. Places read like
-    "properties → unit → enum: must be a list ([…])"; `root` names the top when given.
+    Checked as `meta_schema_problems` does, and the top level must be an object schema, as
+    function arguments are.
     """
     if not isinstance(schema, dict):
         return [f'{_where([], root)}: must be an object ({{…}}) with "type": "object"']
+    problems = meta_schema_problems(schema, root=root)
+    if schema.get("type") != "object":
+        problems.append(f'{_where(["type"], root)}: must be "object" (arguments are an object)')
+    return _unique(problems)
+
+
+def meta_schema_problems(schema: Any, *, root: str = "") -> list[str]:
+    """Everything the JSON Schema standard finds wrong with `schema`, in plain words with the place.
+
+    Checked against the meta-schema of the draft `$schema` names (2020-12 if none). Places read
+    like "properties → unit → enum: must be a list ([…])"; `root` names the top when given.
+    """
+    if not isinstance(schema, dict):
+        return [f"{_where([], root)}: must be an object ({{…}})"]
     draft = schema.get("$schema", "")
     cls = (
         jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -235,15 +248,20 @@ def schema_problems(schema: Any, *, root: str = "") -> list[str]:
     )
     checker = cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
     errors = sorted(checker.iter_errors(schema), key=lambda e: [str(p) for p in e.absolute_path])
-    problems = _unique(_plain(error, root) for error in errors)
-    if schema.get("type") != "object":
-        problems.append(f'{_where(["type"], root)}: must be "object" (arguments are an object)')
-    return _unique(problems)
+    return _unique(_plain(error, root) for error in errors)
 
 
 def check_parameters(schema: Any) -> dict[str, Any]:
     """`schema` when it can be a tool's parameters, else SchemaInvalid."""
     problems = schema_problems(schema)
+    if problems:
+        raise SchemaInvalid(problems)
+    return schema
+
+
+def check_schema(schema: Any) -> dict[str, Any]:
+    """`schema` when the JSON Schema standard accepts it (as an answer's), else SchemaInvalid."""
+    problems = meta_schema_problems(schema)
     if problems:
         raise SchemaInvalid(problems)
     return schema
@@ -278,9 +296,17 @@ def _plain(error: ValidationError, root: str = "") -> str:
     kind, expected, path = error.validator, error.validator_value, list(error.absolute_path)
     if kind in ("anyOf", "oneOf") and path and path[-1] == "type":
         allowed = ", ".join(_JSON_TYPES)
-        problem = f"must be one of {allowed} (or a list of them), not {_show(error.instance)}"
+        wrong = error.instance
+        if isinstance(wrong, list) and (unknown := [k for k in wrong if k not in _JSON_TYPES]):
+            wrong = unknown[0]  # the misspelt one, not the whole list
+        problem = f"must be one of {allowed} (or a list of them), not {_show(wrong)}"
     elif kind in ("anyOf", "oneOf") and error.context:
         return _plain(best_match(error.context), root)
+    elif kind == "type" and expected in (["object", "boolean"], ["boolean", "object"]):
+        # Where a schema goes; a type name alone there is the common slip.
+        problem = 'must be a schema in { }, like {"type": "string"}'
+        if error.instance in _JSON_TYPES:
+            problem = f'must be a schema in {{ }}: write {{"type": {_show(error.instance)}}}'
     elif kind == "type":
         kinds = expected if isinstance(expected, list) else [expected]
         problem = "must be " + " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)

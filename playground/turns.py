@@ -87,11 +87,13 @@ def _apply_fields(conversation: Conversation, fields: dict[str, Any]) -> None:
     form.save()
 
 
-def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Message:
+def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Message | None:
     """Validate and save the person's message (and the settings sent with it) first of all.
 
     With `edit` (the id of an earlier message of theirs) the text becomes a new version of
-    that message, and the conversation continues from there.
+    that message, and the conversation continues from there. Returns None when the message is
+    the one already waiting at the end (its answer was refused, and the person sends it again
+    once the cause is fixed): it is answered, not stored twice.
     """
     composer = ComposerForm({"message": data.get("message", "")})
     if not composer.is_valid():
@@ -102,8 +104,12 @@ def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Mes
         if replacing is None:
             raise TurnRejected("That message is no longer there.")
     else:
+        wire = conversation.upstream_messages()
+        if wire and wire[-1] == {"role": "user", "content": composer.cleaned_data["message"]}:
+            apply_settings(conversation, data)
+            return None
         # Nothing may come between an answer's tool calls and their results.
-        problem = tool_turns_problem([*conversation.upstream_messages(), {"role": "user"}])
+        problem = tool_turns_problem([*wire, {"role": "user"}])
         if problem:
             raise TurnRejected(problem)
     apply_settings(conversation, data)
@@ -145,11 +151,12 @@ Prepared = tuple[Connection, Message, dict[str, Any]]
 
 def send_and_prepare(
     conversation: Conversation, data: dict[str, Any]
-) -> tuple[Message, Prepared | TurnRejected]:
+) -> tuple[Message | None, Prepared | TurnRejected]:
     """Save the person's message, then prepare the answer to it, in one trip to the database.
 
     A refused message raises; a refused answer is returned, since the message is saved
-    already and the person may ask for the answer again once the cause is fixed.
+    already and the person may ask for the answer again once the cause is fixed. The message
+    is None when it was saved already (see `accept_user_message`).
     """
     message = accept_user_message(conversation, data)
     try:
@@ -172,13 +179,26 @@ def prepare_answer(conversation: Conversation, *, continuing: bool = False) -> P
         )
     if continuing:
         return _prepare_continuation(conversation, connection)
-    conversation.rewind_for_new_answer()
+    replaced = conversation.rewind_for_new_answer()
     body = build_body(conversation, connection)
     if not any(m.get("role") == Message.Role.USER for m in body["messages"]):
         raise TurnRejected("There is no message to answer yet.")
     _refuse_invalid_options(conversation, connection, body["messages"])
+    return connection, _start_answer(conversation, connection, body, replaced), body
+
+
+def _start_answer(
+    conversation: Conversation,
+    connection: Connection,
+    body: dict[str, Any],
+    replaced: Message | None,
+) -> Message:
+    """The empty answer to stream into; a new version shows in the old one's place."""
     message = conversation.start_answer(connection=connection.slug, model=body["model"], body=body)
-    return connection, message, body
+    if replaced is not None:
+        message.replaces = replaced
+        message.load_versions()
+    return message
 
 
 def _refuse_invalid_options(
@@ -207,8 +227,8 @@ def _prepare_continuation(
         raise TurnRejected("There is no answer to continue.")
     body = continuation_body(build_body(conversation, connection), connection.dialect)
     _refuse_invalid_options(conversation, connection, body["messages"])
-    conversation.rewind_for_new_answer()
-    message = conversation.start_answer(connection=connection.slug, model=body["model"], body=body)
+    replaced = conversation.rewind_for_new_answer()
+    message = _start_answer(conversation, connection, body, replaced)
     message.content, message.reasoning = last.content, last.reasoning
     message.save(update_fields=["content", "reasoning"])
     return connection, message, body

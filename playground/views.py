@@ -49,7 +49,17 @@ def _own_conversation(request: HttpRequest, pk: int) -> Conversation:
 
 
 def _new_conversation_for(user) -> Conversation:
-    """A new conversation on the connection and model the person used last."""
+    """A new conversation on the connection and model the person used last.
+
+    One never used (no message, title, system prompt, option or tool) is reused, so "New
+    conversation" does not pile up empty ones in the sidebar.
+    """
+    unused = Conversation.objects.filter(
+        owner=user, title="", system_prompt="", options={}, messages__isnull=True, tools=None
+    ).first()
+    if unused is not None:
+        unused.save(update_fields=["updated"])  # to the top of the list
+        return unused
     last = Conversation.objects.filter(owner=user).first()
     if last is not None and get_connection(last.connection) is not None:
         return Conversation.objects.create(owner=user, connection=last.connection, model=last.model)
@@ -172,10 +182,14 @@ async def send_message(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such conversation")
     try:
         _, prepared = await sync_to_async(turns.send_and_prepare)(conversation, request.POST.dict())
-    except turns.TurnRejected:
-        return redirect(conversation)
+    except turns.TurnRejected as exc:
+        # Nothing was saved: the page says why and gives back what was typed.
+        typed = request.POST.get("message", "")
+        page = {"conversation": conversation, "text": str(exc), "typed": typed}
+        return render(request, "playground/refused.html", page, status=422)
     if isinstance(prepared, turns.TurnRejected):
-        return redirect(conversation)
+        page = {"conversation": conversation, "text": f"Your message is saved. {prepared}"}
+        return render(request, "playground/refused.html", page, status=422)
     connection, message, body = prepared
 
     async def ignore(_piece) -> None:
@@ -254,8 +268,9 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
     response = render(request, "playground/share.html", context)
     response["X-Robots-Tag"] = "noindex"
     # The token is the key: no Referer takes it to sites the content links to, and no cache
-    # keeps the page once the owner revokes it.
-    response["Referrer-Policy"] = "no-referrer"
+    # keeps the page once the owner revokes it. same-origin, not no-referrer: with no-referrer
+    # Chromium posts "Open a copy" with `Origin: null`, which Django's CSRF check refuses.
+    response["Referrer-Policy"] = "same-origin"
     add_never_cache_headers(response)
     return response
 

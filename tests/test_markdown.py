@@ -55,3 +55,9 @@ def test_tables_and_emphasis_render():
     out = render_markdown("**bold** and ~~gone~~\n\n| a | b |\n|---|---|\n| 1 | 2 |")
     assert "<strong>bold</strong>" in out and "<s>gone</s>" in out
     assert "<table>" in out and "<td>2</td>" in out
+
+
+def test_single_line_breaks_stay_line_breaks():
+    html = render_markdown("Roses are red,\nviolets are blue.\n\nNew verse")
+    assert html.startswith("<p>Roses are red,<br")
+    assert "<p>New verse</p>" in html

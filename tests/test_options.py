@@ -253,11 +253,23 @@ def test_a_bad_value_is_refused_in_plain_words(target, key, typed, message):
     assert errors_of(target, **{key: typed}) == {key: message}
 
 
-def test_a_json_schema_is_checked_against_the_meta_schema():
+def test_a_json_schema_is_checked_against_the_meta_schema_in_plain_words():
     errors = errors_of(
-        VLLM, response_format="json_schema", json_schema_name="x", json_schema='{"type": "nope"}'
+        VLLM, response_format="json_schema", json_schema_name="x", json_schema='{"type": "objekt"}'
     )
-    assert errors["json_schema"].startswith("Schema is not a valid JSON Schema at type:")
+    assert errors["json_schema"] == (
+        "Schema is not a valid JSON Schema: type: must be one of string, number, integer, "
+        'boolean, array, object, null (or a list of them), not "objekt".'
+    )
+    errors = errors_of(
+        VLLM,
+        response_format="json_schema",
+        json_schema_name="x",
+        json_schema='{"type": "object", "properties": {"age": "integer"}}',
+    )
+    assert 'properties → age: must be a schema in { }: write {"type": "integer"}' in (
+        errors["json_schema"]
+    )
     errors = errors_of(VLLM, structured_outputs="json", structured_json='{"minLength": -1}')
     assert "is not a valid JSON Schema" in errors["structured_json"]
 

@@ -80,7 +80,7 @@ def test_shared_page_is_kept_out_of_search_engines_and_caches(client, chat):
     response = client.get(share_url(client, chat))
     assert '<meta name="robots" content="noindex">' in response.content.decode()
     assert response["X-Robots-Tag"] == "noindex"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-store" in response["Cache-Control"]
 
 

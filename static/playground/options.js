@@ -53,6 +53,21 @@
     event.preventDefault();
   });
 
+  // The answer's schema editor in the options panel: adding, removing or inserting the example
+  // redraws its rows without an input event, so save the panel as typing would. The example is
+  // named too while the schema has no name, or the request would still be refused for it.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // The clicked button is gone (redrawn), so htmx reports the request on its parent.
+    var trigger = event.detail.successful && event.detail.requestConfig.triggeringEvent;
+    var button = trigger && trigger.target && trigger.target.closest && trigger.target.closest("button");
+    var parameters = document.getElementById("parameters");
+    var form = parameters && parameters.closest("#request-options");
+    if (!form || !button || (button.name !== "action" && button.name !== "remove")) return;
+    var name = button.dataset.nameField && document.getElementsByName(button.dataset.nameField)[0];
+    if (name && !name.value.trim()) name.value = button.dataset.exampleName;
+    htmx.trigger(form, "input");
+  });
+
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     var line = event.target;
     if (!line.classList || !line.classList.contains("field-error")) return;

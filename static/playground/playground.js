@@ -17,13 +17,22 @@
     if (!busy() && target.value.trim()) composer().requestSubmit();
   });
 
-  // The text is cleared only once the socket has really sent it, so nothing typed is lost offline.
+  // The box is cleared only once the server starts answering what was sent (it then marks the
+  // composer busy). A refused Send (waiting tool calls, invalid options) or a socket that is
+  // down leaves the text where it was, so nothing typed is lost.
+  var sentText = null;
   document.addEventListener("htmx:wsAfterSend", function (event) {
-    if (event.target.id === "composer") {
-      var box = document.getElementById("id_message");
-      box.value = "";
-      box.focus();
-    }
+    if (event.target.id === "composer") sentText = document.getElementById("id_message").value;
+  });
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail.elt;
+    if (elt.id !== "composer-buttons" || elt.dataset.busy !== "true" || sentText === null) return;
+    var box = document.getElementById("id_message");
+    // Text typed after the Send is the next message: keep it.
+    if (box.value === sentText) box.value = "";
+    sentText = null;
+    // Focus left with the Send button, which is disabled now: back to the box for the next one.
+    if (document.activeElement === document.body) box.focus();
   });
 
   // While an answer streams, Send stays disabled: a second message would be refused.

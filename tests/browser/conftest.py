@@ -171,3 +171,16 @@ def wait_until_connected(page) -> None:
     from playwright.sync_api import expect
 
     expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+
+
+def answers(page):
+    return page.get_by_role("article", name="Assistant message")
+
+
+def wait_until_answered(page) -> None:
+    """The last answer shows its stats, so it is finished (Send is enabled before it starts)."""
+    from playwright.sync_api import expect
+
+    expect(answers(page).last.locator(".stats")).to_be_visible()
+    expect(page.locator("[aria-busy=true]")).to_have_count(0)
+    expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled()

@@ -69,3 +69,69 @@ def test_changing_options_changes_the_curl_and_the_answer(logged_in_page, simula
     page.reload()
     expect(page.get_by_label("Temperature · temperature")).to_have_value("0.2")
     expect(page.get_by_label("Response format · response_format.type")).to_have_value("json_object")
+
+
+def test_the_answer_schema_is_built_with_the_simple_form_or_typed_as_json(
+    logged_in_page, simulator
+):
+    page = logged_in_page
+    curl = page.locator("#code-curl")
+    page.get_by_label("Response format · response_format.type").select_option("json_schema")
+    builder = page.get_by_role("group", name="Fields of the answer")
+    expect(builder).to_be_visible()
+
+    # The example fills the rows, names the schema and is saved like anything typed.
+    builder.get_by_role("button", name="Insert an example").click()
+    expect(builder.get_by_label("Name", exact=True).first).to_have_value("name")
+    expect(page.get_by_label("Schema name · response_format.json_schema.name")).to_have_value(
+        "person"
+    )
+    status = page.locator("#options-status")
+    expect(status).to_have_text("Saved.")
+    # Calm, not the red of the error lines.
+    assert status.evaluate("e => getComputedStyle(e).color") != page.locator(
+        "#id_opt-json_schema_error"
+    ).evaluate("e => getComputedStyle(e).color")
+    expect(curl).to_contain_text('"name": "person"')
+
+    # A field added by hand goes into the request as it is typed.
+    builder.get_by_role("button", name="Add a property").click()
+    builder.get_by_label("Name", exact=True).nth(2).fill("city")
+    expect(curl).to_contain_text('"city": {')
+    shown = body_in(curl.inner_text())
+    assert shown["response_format"]["json_schema"]["schema"]["required"] == ["name", "age"]
+
+    box = page.get_by_label("Message", exact=True)
+    box.fill("Person please [[sim:rate=500]]")
+    box.press("Enter")
+    answer = page.get_by_role("article", name="Assistant message").last
+    expect(answer.locator(".stats")).to_be_visible()
+    person = json.loads(answer.locator(".message__content").inner_text())
+    assert isinstance(person["name"], str) and isinstance(person["age"], int)
+    sent = simulator.wait_for(lambda r: "Person please" in json.dumps(r.body)).body
+    assert sent["response_format"] == shown["response_format"]
+
+    # Raw JSON: a misspelt type is said in plain words, beside the box and not under the code.
+    builder.get_by_label("raw JSON").check()
+    schema = page.locator("#id_opt-json_schema")
+    expect(schema).to_be_editable()
+    schema.fill('{"type": "objekt"}')
+    error = page.locator("#id_opt-json_schema_error")
+    expect(error).to_contain_text("type: must be one of string, number, integer, boolean, array")
+    expect(error).to_contain_text('not "objekt"')
+    expect(status).to_have_text("1 option to fix: nothing is sent until it is.")
+    error.scroll_into_view_if_needed()
+    expect(error).to_be_in_viewport()
+    code_top = page.locator("#code-view").bounding_box()["y"]
+    line = error.bounding_box()
+    assert line["y"] + line["height"] <= code_top
+    page.screenshot(path="/tmp/hexplay-answer-schema.png")
+
+    # The box keeps what was typed after a reload, and the simple form follows valid JSON.
+    schema.fill('{"type": "object", "properties": {"town": {"type": "string"}}}')
+    expect(error).to_be_empty()
+    expect(status).to_have_text("Saved.")
+    page.reload()
+    expect(
+        page.get_by_role("group", name="Fields of the answer").get_by_label("Name", exact=True)
+    ).to_have_value("town")
