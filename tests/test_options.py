@@ -267,8 +267,9 @@ def test_a_json_schema_is_checked_against_the_meta_schema_in_plain_words():
         json_schema_name="x",
         json_schema='{"type": "object", "properties": {"age": "integer"}}',
     )
-    assert 'properties → age: must be a schema in { }: write {"type": "integer"}' in (
-        errors["json_schema"]
+    assert (
+        'properties → age: must be a schema in { }: write {"type": "integer"}'
+        in (errors["json_schema"])
     )
     errors = errors_of(VLLM, structured_outputs="json", structured_json='{"minLength": -1}')
     assert "is not a valid JSON Schema" in errors["structured_json"]

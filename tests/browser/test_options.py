@@ -102,13 +102,13 @@ def test_the_answer_schema_is_built_with_the_simple_form_or_typed_as_json(
     assert shown["response_format"]["json_schema"]["schema"]["required"] == ["name", "age"]
 
     box = page.get_by_label("Message", exact=True)
-    box.fill("Person please [[sim:rate=500]]")
+    box.fill("Describe a person [[sim:rate=500]]")
     box.press("Enter")
     answer = page.get_by_role("article", name="Assistant message").last
     expect(answer.locator(".stats")).to_be_visible()
     person = json.loads(answer.locator(".message__content").inner_text())
     assert isinstance(person["name"], str) and isinstance(person["age"], int)
-    sent = simulator.wait_for(lambda r: "Person please" in json.dumps(r.body)).body
+    sent = simulator.wait_for(lambda r: "Describe a person" in json.dumps(r.body)).body
     assert sent["response_format"] == shown["response_format"]
 
     # Raw JSON: a misspelt type is said in plain words, beside the box and not under the code.
