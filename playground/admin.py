@@ -19,6 +19,11 @@ class UpstreamConnectionForm(forms.ModelForm):
     class Meta:
         model = UpstreamConnection
         fields = ["slug", "name", "base_url", "dialect", "default_model", "api_key"]
+        help_texts = {
+            "default_model": "The model a conversation starts on when someone picks this "
+            "connection. Leave empty to use the first model its server lists (/v1/models); "
+            "if the server cannot be reached then, the connection cannot be picked.",
+        }
 
     def clean_api_key(self) -> str:
         return self.cleaned_data["api_key"] or (self.instance.api_key if self.instance.pk else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from playground import upstream
@@ -125,3 +126,37 @@ async def models_of(connection: Connection, *, client: upstream.Client) -> Model
             warning=f"Could not fetch the list of models ({exc}). Showing the default model.",
         )
     return result
+
+
+async def listed_models(connection: Connection) -> ModelList:
+    """`models_of` on a client of its own, for a view that has none."""
+    async with upstream.new_client(
+        connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT, read_timeout=10.0
+    ) as client:
+        return await models_of(connection, client=client)
+
+
+def model_for(connection: Connection) -> tuple[str, str]:
+    """The model a conversation starts on with this connection, and what to tell the person.
+
+    Its default model; without one (the admin allows it), the first its /v1/models lists. When
+    that list cannot be read either, `NoModel` says why in plain words.
+    """
+    if connection.default_model:
+        return connection.default_model, ""
+    found = async_to_sync(listed_models)(connection)
+    models = [name for name in found.models if name]
+    if found.warning or not models:
+        why = "its server could not be reached" if found.warning else "its server lists none"
+        raise NoModel(
+            f"{connection.name} has no default model and {why}, so it was not chosen. Pick "
+            "another connection, or ask staff to set its default model in the admin."
+        )
+    return models[0], (
+        f"{connection.name} has no default model: using {models[0]}, the first it lists. "
+        "Pick another below if you like."
+    )
+
+
+class NoModel(Exception):
+    """A connection with no model to start on."""

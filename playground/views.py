@@ -16,7 +16,14 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground import curl, exports, options, sharing, tools, turns, upstream
-from playground.connections import all_connections, default_connection, get_connection, models_of
+from playground.connections import (
+    NoModel,
+    all_connections,
+    default_connection,
+    get_connection,
+    listed_models,
+    model_for,
+)
 from playground.forms import (
     HandMessageForm,
     ImportForm,
@@ -127,18 +134,25 @@ def conversation_settings(request: HttpRequest, pk: int) -> HttpResponse:
     """Autosave of the settings panel; a new connection starts on its own default model."""
     conversation = _own_conversation(request, pk)
     data = request.POST.copy()
+    note = ""
     if "connection" in data and data["connection"] != conversation.connection:
         connection = get_connection(data["connection"])
         if connection is not None and connection.slug == data["connection"]:
-            data["model"] = connection.default_model
+            try:
+                data["model"], note = model_for(connection)
+            except NoModel as exc:
+                return HttpResponse(str(exc), status=422, content_type="text/plain")
     try:
         turns.apply_settings(conversation, data)
     except turns.TurnRejected as exc:
-        return HttpResponse(str(exc), status=422)
+        return HttpResponse(str(exc), status=422, content_type="text/plain")
     if not request.headers.get("HX-Request"):
+        if note:
+            messages.info(request, note)
         return redirect(conversation)
     if "connection" in data:
-        return render(request, f"{_PAGE}#model_settings", _settings_context(conversation))
+        context = _settings_context(conversation) | {"model_note": note}
+        return render(request, f"{_PAGE}#model_settings", context)
     return HttpResponse("Saved.")
 
 
@@ -160,10 +174,7 @@ async def model_picker(request: HttpRequest) -> HttpResponse:
     connection = await sync_to_async(get_connection)(request.GET.get("connection", ""))
     if connection is None:
         return render(request, f"{_PAGE}#model_picker", {"models": [], "warning": "No connection."})
-    async with upstream.new_client(
-        connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT, read_timeout=10.0
-    ) as client:
-        found = await models_of(connection, client=client)
+    found = await listed_models(connection)
     context = {
         "models": found.models,
         "warning": found.warning,

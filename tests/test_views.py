@@ -117,6 +117,54 @@ def test_switching_connection_starts_on_its_default_model(
     assert "Answers come from <strong>HexGrid</strong>" in response.content.decode()
 
 
+def test_a_connection_without_a_default_model_starts_on_the_first_model_it_lists(
+    logged_in, simulator, make_conversation
+):
+    from playground.models import UpstreamConnection
+
+    UpstreamConnection.objects.create(
+        slug="team", name="Team vLLM", base_url=simulator.base_url, default_model=""
+    )
+    conversation = make_conversation()
+    response = logged_in.post(
+        f"/conversations/{conversation.pk}/settings/",
+        {"connection": "team", "model": MISTRAL_SMALL},
+        HTTP_HX_REQUEST="true",
+    )
+    from playground.simulator import MODELS
+
+    first = MODELS[0]
+    conversation.refresh_from_db()
+    assert (conversation.connection, conversation.model) == ("team", first)
+    page = response.content.decode()
+    assert "Answers come from <strong>Team vLLM</strong>" in page
+    assert f"Team vLLM has no default model: using {first}, the first it lists." in page
+
+
+def test_a_connection_without_a_default_model_or_a_reachable_server_is_refused_in_words(
+    logged_in, simulator, make_conversation
+):
+    from playground.models import UpstreamConnection
+    from tests.servers import free_port
+
+    UpstreamConnection.objects.create(
+        slug="gone", name="Gone vLLM", base_url=f"http://127.0.0.1:{free_port()}/v1"
+    )
+    conversation = make_conversation()
+    response = logged_in.post(
+        f"/conversations/{conversation.pk}/settings/",
+        {"connection": "gone", "model": MISTRAL_SMALL},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("text/plain")
+    assert response.content.decode().startswith(
+        "Gone vLLM has no default model and its server could not be reached, so it was not chosen."
+    )
+    conversation.refresh_from_db()
+    assert (conversation.connection, conversation.model) == ("simulator", MISTRAL_SMALL)
+
+
 def test_unknown_connection_is_refused(logged_in, simulator, make_conversation):
     conversation = make_conversation()
     response = logged_in.post(

@@ -22,6 +22,7 @@ from tests.servers import free_port, site_environment, wait_for_port
 ROOT = Path(__file__).resolve().parents[2]
 USERNAME = "ada"
 PASSWORD = "correct horse battery"
+STAFF = "grace"  # staff, for the admin; same password
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -49,6 +50,7 @@ def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]
         "from django.contrib.auth import get_user_model\n"
         "call_command('migrate', interactive=False, verbosity=0)\n"
         f"get_user_model().objects.create_user({USERNAME!r}, password={PASSWORD!r})\n"
+        f"get_user_model().objects.create_superuser({STAFF!r}, password={PASSWORD!r})\n"
     )
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", setup],
