@@ -10,6 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 from playground import options
 
 BASE_URL_VARIABLE = "MISTRAL_BASE_URL"
+# The SDK the Python snippet imports, with the major versions its code is written for.
+OPENAI_REQUIREMENT = "openai>=3,<4"
+MISTRAL_REQUIREMENT = "mistralai>=3,<4"
 
 
 def key_variable(target: str) -> str:
@@ -57,6 +60,8 @@ def setup(*, target: str, base_url: str, with_key: bool) -> str:
     lines = [f"export {BASE_URL_VARIABLE}={shell_quote(_public(base_url))}"]
     if with_key:
         lines.append(f"# and your key: export {key_variable(target)}='…' (HexPlay never shows it)")
+    requirement = MISTRAL_REQUIREMENT if target == options.MISTRAL else OPENAI_REQUIREMENT
+    lines.append(f'pip install "{requirement}"  # for the Python snippet')
     return "\n".join(lines)
 
 
@@ -154,7 +159,7 @@ def mistral_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
     lines = [
         "import os",
         "",
-        "from mistralai import Mistral",
+        "from mistralai.client import Mistral",
         "",
         "# The SDK adds /v1 itself.",
         f'server_url = os.environ["{BASE_URL_VARIABLE}"].removesuffix("/v1")',

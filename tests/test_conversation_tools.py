@@ -22,7 +22,7 @@ from playground.models import (
 from playground.options import LLAMACPP, MISTRAL, VLLM
 from playground.stream import build_body
 from tests.conftest import ANSWER_DONE, open_socket, receive_until
-from tests.test_curl import connection_for, run, sent_by_openai_snippet
+from tests.test_curl import assert_python_posts, connection_for, run
 
 WEATHER_PARAMETERS = {
     "type": "object",
@@ -559,7 +559,9 @@ def answered(user, make_conversation):
 
 
 @pytest.mark.django_db
-def test_the_curl_of_a_conversation_with_calls_and_results_posts_it_exactly(simulator, answered):
+def test_the_curl_of_a_conversation_with_calls_and_results_posts_it_exactly(
+    simulator, answered, tmp_path
+):
     connection = connection_for(simulator, VLLM)
     body = build_body(answered, connection, typing="And in Oslo?")
     assert body["tools"] == [WEATHER] and body["tool_choice"] == "required"
@@ -579,7 +581,7 @@ def test_the_curl_of_a_conversation_with_calls_and_results_posts_it_exactly(simu
     assert '"tool_calls":[{"id":' in done.stdout  # required: vLLM's server calls the tool
     source = curl.openai_python(body, target=VLLM, with_key=True)
     assert "    tools=[\n" in source and '    tool_choice="required",\n' in source
-    assert sent_by_openai_snippet(source) == body
+    assert_python_posts(body, VLLM, simulator, tmp_path)  # the real openai SDK
 
 
 @pytest.mark.django_db

@@ -673,7 +673,7 @@ def test_a_mistral_connection_has_its_own_fields_names_and_key_variable(
     page = logged_in.get(conversation.get_absolute_url()).content.decode()
     assert 'Seed · <code class="api-name">random_seed</code>' in page
     assert 'id="id_opt-top_k"' not in page and 'id="id_opt-safe_prompt"' in page
-    assert "Bearer $MISTRAL_API_KEY" in page and "from mistralai import Mistral" in page
+    assert "Bearer $MISTRAL_API_KEY" in page and "from mistralai.client import Mistral" in page
     assert "&quot;random_seed&quot;: 5" in page and "top_k" not in page.split('id="code-view"')[1]
     assert "sk-very-secret" not in page
 
