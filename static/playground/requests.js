@@ -41,40 +41,33 @@
     return Array.prototype.slice.call(elt.querySelectorAll("select, input[type=checkbox], input[type=radio]"));
   }
 
-  function putBack(elt) {
+  // back: the saved value goes back onto each control; otherwise what it shows becomes the saved one.
+  function sync(elt, back) {
     controlsOf(elt).forEach(function (control) {
-      if (control.tagName === "SELECT") {
-        Array.prototype.forEach.call(control.options, function (option) { option.selected = option.defaultSelected; });
-      } else if (control.type === "checkbox" || control.type === "radio") {
-        control.checked = control.defaultChecked;
-      }
-    });
-  }
-
-  function keep(elt) {
-    controlsOf(elt).forEach(function (control) {
-      if (control.tagName === "SELECT") {
-        Array.prototype.forEach.call(control.options, function (option) { option.defaultSelected = option.selected; });
-      } else if (control.type === "checkbox" || control.type === "radio") {
-        control.defaultChecked = control.checked;
-      }
+      var items = control.tagName === "SELECT" ? Array.prototype.slice.call(control.options) : [control];
+      items.forEach(function (item) {
+        var shown = item.tagName === "OPTION" ? "selected" : "checked";
+        var saved = item.tagName === "OPTION" ? "defaultSelected" : "defaultChecked";
+        if (back) item[shown] = item[saved];
+        else item[saved] = item[shown];
+      });
     });
   }
 
   document.addEventListener("htmx:responseError", function (event) {
     show(explain(event.detail.xhr));
-    putBack(event.detail.elt);
+    sync(event.detail.elt, true);
   });
   document.addEventListener("htmx:sendError", function (event) {
     show("The server could not be reached, so this was not saved. Check the connection and try again.");
-    putBack(event.detail.elt);
+    sync(event.detail.elt, true);
   });
   document.addEventListener("htmx:timeout", function (event) {
     show("The server took too long to answer, so this may not be saved. Try again.");
-    putBack(event.detail.elt);
+    sync(event.detail.elt, true);
   });
   document.addEventListener("htmx:afterRequest", function (event) {
-    if (event.detail.successful) keep(event.detail.elt);
+    if (event.detail.successful) sync(event.detail.elt, false);
   });
 
   document.addEventListener("click", function (event) {
