@@ -13,6 +13,43 @@ BASE_URL_VARIABLE = "MISTRAL_BASE_URL"
 # The SDK the Python snippet imports, with the major versions its code is written for.
 OPENAI_REQUIREMENT = "openai>=3,<4"
 MISTRAL_REQUIREMENT = "mistralai>=3,<4"
+# The body fields mistralai 3.x's chat.stream and chat.complete take (a test holds this to the
+# SDK). It has no extra_body, so a body with any other field is written for the openai SDK,
+# which Mistral's API also answers.
+MISTRAL_SDK_FIELDS = frozenset(
+    [
+        "model",
+        "messages",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stream",
+        "stop",
+        "random_seed",
+        "metadata",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "presence_penalty",
+        "frequency_penalty",
+        "min_tokens",
+        "repetition_penalty",
+        "top_k",
+        "logprobs",
+        "top_logprobs",
+        "prompt_logprobs",
+        "top_prompt_logprobs",
+        "n",
+        "prediction",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "prompt_mode",
+        "guardrails",
+        "prompt_cache_key",
+        "service_tier",
+        "safe_prompt",
+    ]
+)
 
 
 def key_variable(target: str) -> str:
@@ -30,13 +67,15 @@ class Snippets:
 
 def snippets(body: dict[str, Any], *, target: str, base_url: str, with_key: bool) -> Snippets:
     return Snippets(
-        setup=setup(target=target, base_url=base_url, with_key=with_key),
+        setup=setup(body, target=target, base_url=base_url, with_key=with_key),
         curl=curl_command(body, target=target, with_key=with_key),
-        python=(mistral_python if target == options.MISTRAL else openai_python)(
-            body, target=target, with_key=with_key
-        ),
+        python=python(body, target=target, with_key=with_key),
         javascript=javascript_fetch(body, target=target, with_key=with_key),
     )
+
+
+def uses_mistral_sdk(body: dict[str, Any], target: str) -> bool:
+    return target == options.MISTRAL and set(body) <= MISTRAL_SDK_FIELDS
 
 
 def shell_quote(text: str) -> str:
@@ -56,11 +95,11 @@ def _public(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def setup(*, target: str, base_url: str, with_key: bool) -> str:
+def setup(body: dict[str, Any], *, target: str, base_url: str, with_key: bool) -> str:
     lines = [f"export {BASE_URL_VARIABLE}={shell_quote(_public(base_url))}"]
     if with_key:
         lines.append(f"# and your key: export {key_variable(target)}='…' (HexPlay never shows it)")
-    requirement = MISTRAL_REQUIREMENT if target == options.MISTRAL else OPENAI_REQUIREMENT
+    requirement = MISTRAL_REQUIREMENT if uses_mistral_sdk(body, target) else OPENAI_REQUIREMENT
     lines.append(f'pip install "{requirement}"  # for the Python snippet')
     return "\n".join(lines)
 
@@ -107,23 +146,69 @@ def _arguments(arguments: dict[str, Any], indent: int) -> str:
     return "\n".join(f"{pad}{name}={python_literal(v, indent)}," for name, v in arguments.items())
 
 
-# Named arguments of the openai SDK that the options panel does not set (the tools panel does).
-_OPENAI_ARGUMENTS = {"model", "messages", "tools", "tool_choice", "parallel_tool_calls"}
+# The body fields the openai 3.x SDK's chat.completions.create names (a test holds this to the
+# SDK); any other field goes in extra_body, as vLLM's docs say.
+OPENAI_SDK_FIELDS = frozenset(
+    [
+        "messages",
+        "model",
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "modalities",
+        "moderation",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "prompt_cache_options",
+        "prompt_cache_retention",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
+    ]
+)
 
 
-def _sdk_names(target: str) -> set[str]:
-    names = set(_OPENAI_ARGUMENTS)
-    for option in options.options_for(target):
-        if option.openai_sdk:
-            names.add(option.api_name(target).split(".")[0])
-    return names
+def python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+    """The Python for the target's own SDK, where it can send every field of the body."""
+    if uses_mistral_sdk(body, target):
+        return mistral_python(body, target=target, with_key=with_key)
+    source = openai_python(body, target=target, with_key=with_key)
+    if target != options.MISTRAL:
+        return source
+    others = ", ".join(sorted(set(body) - MISTRAL_SDK_FIELDS))
+    return (
+        f"# The mistralai SDK cannot send {others}. Mistral's API also answers the openai SDK,\n"
+        "# which sends such fields in extra_body.\n" + source
+    )
 
 
 def openai_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
     """The openai SDK's call; fields it does not name go in extra_body, as vLLM's docs say."""
-    named = _sdk_names(target)
-    arguments = {k: v for k, v in body.items() if k in named}
-    extra = {k: v for k, v in body.items() if k not in named}
+    arguments = {k: v for k, v in body.items() if k in OPENAI_SDK_FIELDS}
+    extra = {k: v for k, v in body.items() if k not in OPENAI_SDK_FIELDS}
     if extra:
         arguments["extra_body"] = extra
     key = f'os.environ["{key_variable(target)}"]' if with_key else '"none"'

@@ -552,8 +552,8 @@ class ParametersEditor:
             if action == "add" and len(rows) < cls.MAX_ROWS:
                 rows.append(PropertyRow())
                 focus = len(rows) - 1
-            elif str(data.get("remove", "")).isdigit() and int(data["remove"]) < len(rows):
-                removed = int(data["remove"])
+            elif str(data.get("remove_row", "")).isdigit() and int(data["remove_row"]) < len(rows):
+                removed = int(data["remove_row"])
                 del rows[removed]
                 focus = min(removed, len(rows) - 1) if rows else "add"
             elif action == "example" and place.example:
@@ -563,7 +563,7 @@ class ParametersEditor:
         else:
             editor = cls._from_json(data.get(place.json_name, ""), wanted, place)
         editor.example_inserted = source == cls.SIMPLE and action == "example"
-        editor.saving = data.get("action", "save") == "save" and "remove" not in data
+        editor.saving = data.get("action", "save") == "save" and "remove_row" not in data
         return editor
 
     @property

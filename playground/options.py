@@ -100,7 +100,6 @@ class Option:
     value: Any = None  # the constant of a "fixed" option
     shown: bool = True  # hidden options are derived from others
     sent: bool = True  # a selector that only picks which other options apply
-    openai_sdk: bool = False  # a named argument of the openai SDK (else it goes in extra_body)
 
     @property
     def typed(self) -> bool:
@@ -164,13 +163,13 @@ OPTIONS: list[Option] = [
         "How adventurous the word choice is: 0 always takes the likeliest word, higher values "
         "vary more.",
         _all("temperature"), "1.0, or the model's own default",
-        minimum=0, maximum=2, limits={MISTRAL: (0, 1.5)}, openai_sdk=True,
+        minimum=0, maximum=2, limits={MISTRAL: (0, 1.5)},
     ),
     Option(
         "top_p", "Top P", "number", "sampling",
         "Sample only from the likeliest words whose probabilities add up to this share "
         "(1 = all words).",
-        _all("top_p"), "1.0", above=0, maximum=1, openai_sdk=True,
+        _all("top_p"), "1.0", above=0, maximum=1,
     ),
     Option(
         "top_k", "Top K", "integer", "sampling",
@@ -208,7 +207,7 @@ OPTIONS: list[Option] = [
         "seed", "Seed", "integer", "sampling",
         "The same seed, settings and messages give the same answer again (best effort).",
         {VLLM: "seed", LLAMACPP: "seed", MISTRAL: "random_seed"}, "a random one each time",
-        minimum=0, maximum=_SAFE_INT, limits={LLAMACPP: (0, 2**32 - 2)}, openai_sdk=True,
+        minimum=0, maximum=_SAFE_INT, limits={LLAMACPP: (0, 2**32 - 2)},
     ),
     # --- Length & stopping ------------------------------------------------------------------
     Option(
@@ -216,7 +215,7 @@ OPTIONS: list[Option] = [
         "The longest answer, in tokens; the model stops there with finish reason length.",
         {VLLM: "max_completion_tokens", MISTRAL: "max_tokens", LLAMACPP: "max_tokens"},
         "as much as the context allows", minimum=1, maximum=_SAFE_INT,
-        limits={MISTRAL: (0, _SAFE_INT)}, openai_sdk=True,
+        limits={MISTRAL: (0, _SAFE_INT)},
     ),
     Option(
         "min_tokens", "Min tokens", "integer", "length",
@@ -227,7 +226,7 @@ OPTIONS: list[Option] = [
         "stop", "Stop texts", "lines", "length",
         "The answer ends where the model writes one of these, one per line (up to 4; write \\n "
         "for a line break).",
-        _all("stop"), "none", max_items=4, openai_sdk=True,
+        _all("stop"), "none", max_items=4,
     ),
     Option(
         "stop_token_ids", "Stop token ids", "token_ids", "length",
@@ -255,37 +254,36 @@ OPTIONS: list[Option] = [
             MISTRAL: ("text", "json_object", "json_schema"),
             LLAMACPP: ("text", "json_object", "json_schema"),
         },
-        openai_sdk=True,
     ),
     Option(
         "json_schema_name", "Schema name", "text", "format",
         "A name for the schema, such as person.",
         _all("response_format.json_schema.name"), "none", max_length=64,
-        when=("response_format", ("json_schema",)), required=True, openai_sdk=True,
+        when=("response_format", ("json_schema",)), required=True,
     ),
     Option(
         "json_schema_description", "Schema description", "text", "format",
         "What the schema is for, in words the model reads.",
         _all("response_format.json_schema.description"), "none",
-        when=("response_format", ("json_schema",)), openai_sdk=True,
+        when=("response_format", ("json_schema",)),
     ),
     Option(
         "json_schema_strict", "Strict schema", "boolean", "format",
         "Ask for exact adherence to the schema.",
         _all("response_format.json_schema.strict"), "off",
-        when=("response_format", ("json_schema",)), openai_sdk=True,
+        when=("response_format", ("json_schema",)),
     ),
     Option(
         "json_schema", "Schema", "schema", "format",
         "The JSON Schema the answer must fit.",
         _all("response_format.json_schema.schema"), "none",
-        when=("response_format", ("json_schema",)), required=True, openai_sdk=True,
+        when=("response_format", ("json_schema",)), required=True,
     ),
     Option(
         "structural_tag_format", "Structural tag", "json_object", "format",
         "The structural tag, as xgrammar defines it: a JSON object with its own type.",
         _vllm("response_format.format"), "none", check=_structural_tag_problem,
-        when=("response_format", ("structural_tag",)), required=True, openai_sdk=True,
+        when=("response_format", ("structural_tag",)), required=True,
     ),
     Option(
         "structured_outputs", "Structured output", "choice", "format",
@@ -354,7 +352,7 @@ OPTIONS: list[Option] = [
         "tools", "Tools", "tools", "tools",
         "The tools you tick here, from your tool library, each sent with its name, description "
         "and parameters' JSON Schema.",
-        _on(VLLM, MISTRAL, name="tools"), "no tools", openai_sdk=True,
+        _on(VLLM, MISTRAL, name="tools"), "no tools",
     ),
     Option(
         "tool_choice", "Tool choice", "tool_choice", "tools",
@@ -362,23 +360,23 @@ OPTIONS: list[Option] = [
         "name must call it; after tool results auto is sent, so the model can answer.",
         _on(VLLM, MISTRAL, name="tool_choice"), "auto with tools, none without",
         choices=("auto", "none", "required"),
-        target_choices={MISTRAL: ("auto", "none", "any", "required")}, openai_sdk=True,
+        target_choices={MISTRAL: ("auto", "none", "any", "required")},
     ),
     Option(
         "parallel_tool_calls", "Parallel tool calls", "boolean", "tools",
         "On lets the model call several tools in one answer; off allows one call at most.",
-        _on(VLLM, MISTRAL, name="parallel_tool_calls"), "on", openai_sdk=True,
+        _on(VLLM, MISTRAL, name="parallel_tool_calls"), "on",
     ),
     # --- Penalties --------------------------------------------------------------------------
     Option(
         "presence_penalty", "Presence penalty", "number", "penalties",
         "Above 0 steers towards words not used yet; below 0 towards repeating them.",
-        _all("presence_penalty"), "0.0", minimum=-2, maximum=2, openai_sdk=True,
+        _all("presence_penalty"), "0.0", minimum=-2, maximum=2,
     ),
     Option(
         "frequency_penalty", "Frequency penalty", "number", "penalties",
         "Above 0 makes a word less likely the more often it already appeared.",
-        _all("frequency_penalty"), "0.0", minimum=-2, maximum=2, openai_sdk=True,
+        _all("frequency_penalty"), "0.0", minimum=-2, maximum=2,
     ),
     Option(
         "repetition_penalty", "Repetition penalty", "number", "penalties",
@@ -396,7 +394,7 @@ OPTIONS: list[Option] = [
         "logit_bias", "Token bias", "token_biases", "penalties",
         'Make tokens likelier or rarer: one "token id: bias" per line, from -100 (never) to 100 '
         "(always).",
-        _openai("logit_bias"), "none", openai_sdk=True,
+        _openai("logit_bias"), "none",
     ),
     Option(
         "bad_words", "Banned words", "lines", "penalties",
@@ -428,17 +426,17 @@ OPTIONS: list[Option] = [
     Option(
         "n", "Candidates", "integer", "output",
         "How many different answers the server writes at once, from the same messages.",
-        {VLLM: "n", MISTRAL: "n"}, "1", minimum=1, maximum=16384, openai_sdk=True,
+        {VLLM: "n", MISTRAL: "n"}, "1", minimum=1, maximum=16384,
     ),
     Option(
         "logprobs", "Logprobs", "boolean", "output",
         "Return the probability of each token of the answer, and its likeliest alternatives.",
-        _openai("logprobs"), "off", openai_sdk=True,
+        _openai("logprobs"), "off",
     ),
     Option(
         "top_logprobs", "Top logprobs", "integer", "output",
         "How many likely alternatives to list for each token, up to 20 (needs Logprobs).",
-        _openai("top_logprobs"), "0", minimum=0, maximum=20, openai_sdk=True,
+        _openai("top_logprobs"), "0", minimum=0, maximum=20,
     ),
     Option(
         "prompt_logprobs", "Prompt logprobs", "integer", "output",
@@ -498,7 +496,6 @@ OPTIONS: list[Option] = [
         {VLLM: "reasoning_effort", MISTRAL: "reasoning_effort"}, "the model's own habit",
         choices=("none", "high"),
         target_choices={MISTRAL: ("none", "minimal", "low", "medium", "high", "xhigh")},
-        openai_sdk=True,
     ),
     Option(
         "include_reasoning", "Include reasoning", "boolean", "reasoning",
@@ -557,17 +554,17 @@ OPTIONS: list[Option] = [
         "stream", "Stream", "fixed", "serving",
         "Always on: HexPlay streams every answer so you watch it arrive (for one JSON reply, "
         "copy the request and set it to false).",
-        _all("stream"), value=True, openai_sdk=True,
+        _all("stream"), value=True,
     ),
     Option(
         "include_usage", "Include usage", "boolean", "serving",
         "Send the token counts in a last chunk; HexPlay shows them under each answer.",
-        _openai("stream_options.include_usage"), "off", initial=True, openai_sdk=True,
+        _openai("stream_options.include_usage"), "off", initial=True,
     ),
     Option(
         "continuous_usage_stats", "Running usage", "boolean", "serving",
         "Send running token counts with every chunk (with Include usage).",
-        _vllm("stream_options.continuous_usage_stats"), "off", openai_sdk=True,
+        _vllm("stream_options.continuous_usage_stats"), "off",
     ),
     Option(
         "priority", "Priority", "integer", "serving",

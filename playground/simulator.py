@@ -145,8 +145,12 @@ class Simulator:
         chunks_per_second: float = 0.0,
         first_token_delay: float = 0.0,
         api_key: str = "",
+        mistral_api: bool = False,
     ) -> None:
         self.chunks_per_second = chunks_per_second
+        # Where Mistral's hosted API differs from vLLM on the wire, speak like it: tool_choice
+        # "any", and each streamed tool call whole in one delta (its SDK needs the arguments).
+        self.mistral_api = mistral_api
         self.first_token_delay = first_token_delay
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
@@ -1996,7 +2000,9 @@ def _frame(text: str) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
-def _stream_frames(plan: _Plan, include_reasoning: bool) -> list[tuple[int, bytes, int]]:
+def _stream_frames(
+    plan: _Plan, include_reasoning: bool, whole_tool_calls: bool = False
+) -> list[tuple[int, bytes, int]]:
     """Every frame of the answer as (pacing, bytes, counts as a chunk)."""
     if plan.engine_error is not None:
         return [
@@ -2036,6 +2042,8 @@ def _stream_frames(plan: _Plan, include_reasoning: bool) -> list[tuple[int, byte
         if not include_reasoning:
             tokens = [t for t in tokens if t[0] != "reasoning"]
         logprobs = choice.logprobs if include_reasoning else []
+        if whole_tool_calls:
+            tokens, logprobs = _whole_tool_calls(tokens, logprobs)
         deltas = [_delta(token) for token in tokens]
         lps = [
             _dumps({"content": [logprobs[k]]}) if k < len(logprobs) and logprobs[k] else "null"
@@ -2122,12 +2130,31 @@ def _stream_frames(plan: _Plan, include_reasoning: bool) -> list[tuple[int, byte
     return frames
 
 
+def _whole_tool_calls(tokens: list[tuple], logprobs: list) -> tuple[list[tuple], list]:
+    """The tokens with each call's arguments folded into the token that names it."""
+    arguments: dict[int, str] = {}
+    for token in tokens:
+        if token[0] == "args":
+            arguments[token[1]] = arguments.get(token[1], "") + token[2]
+    kept = [k for k, token in enumerate(tokens) if token[0] != "args"]
+    folded = [
+        (*tokens[k], arguments.get(tokens[k][1], "")) if tokens[k][0] == "tool" else tokens[k]
+        for k in kept
+    ]
+    return folded, [logprobs[k] for k in kept if k < len(logprobs)]
+
+
 def _delta(token: tuple) -> str:
     kind = token[0]
     if kind == "content":
         return f'{{"content":{_dumps(token[1])}}}'
     if kind == "reasoning":
         return f'{{"reasoning":{_dumps(token[1])}}}'
+    if kind == "tool" and len(token) == 5:
+        return (
+            f'{{"tool_calls":[{{"id":{_dumps(token[2])},"type":"function","index":{token[1]},'
+            f'"function":{{"name":{_dumps(token[3])},"arguments":{_dumps(token[4])}}}}}]}}'
+        )
     if kind == "tool":
         return (
             f'{{"tool_calls":[{{"id":{_dumps(token[2])},"type":"function","index":{token[1]},'
@@ -2318,6 +2345,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             parsed = _parse_body(headers.get("content-type", ""), raw)
+            if simulator.mistral_api and parsed.get("tool_choice") == "any":
+                parsed["tool_choice"] = "required"
             plan = _plan(parsed, headers)
         except _ApiError as error:
             self._send_json(error.status, error.payload(), record)
@@ -2362,7 +2391,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, _completion_body(plan, include_reasoning), record)
 
     def _stream(self, plan: _Plan, record: RecordedRequest, include_reasoning: bool) -> None:
-        frames = _stream_frames(plan, include_reasoning)
+        frames = _stream_frames(plan, include_reasoning, self.server.simulator.mistral_api)
         simulator = self.server.simulator
         record.status = 200
         try:

@@ -34,6 +34,7 @@ def simulator(simulator_server, settings):
     simulator_server.requests.clear()
     simulator_server.chunks_per_second = 0.0
     simulator_server.first_token_delay = 0.0
+    simulator_server.mistral_api = False
     settings.MISTRAL_BASE_URL = ""
     settings.LOCAL_MODEL_ENABLED = False
     settings.SIMULATOR_ENABLED = True

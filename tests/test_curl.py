@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -157,9 +158,7 @@ def run_python_snippet(source: str, simulator, tmp_path) -> subprocess.Completed
 
 
 def python_snippet(body: dict, target: str) -> str:
-    if target == options.MISTRAL:
-        return curl.mistral_python(body, target=target, with_key=True)
-    return curl.openai_python(body, target=target, with_key=True)
+    return curl.python(body, target=target, with_key=True)
 
 
 def assert_python_posts(body: dict, target: str, simulator, tmp_path) -> str:
@@ -178,8 +177,7 @@ SPREAD = {
         {"stop": "it's\nEND", "seed": "42", "top_k": "40", "temperature": "0.4"},
     ],
     options.MISTRAL: [
-        # "any" is Mistral's name for required; the simulator, like vLLM, refuses it.
-        {"tool_choice": "required", "n": "2", "parallel_tool_calls": "false"},
+        {"tool_choice": "any", "n": "2", "parallel_tool_calls": "false"},
         {"response_format": "json_schema", "json_schema_name": "person", "seed": "3"},
         {"stop": "it's\nEND", "seed": "42", "safe_prompt": "true", "temperature": "0.4"},
     ],
@@ -189,20 +187,8 @@ SPREAD = {
         {"stop": "it's\nEND", "seed": "42", "top_k": "40", "mirostat": "2"},
     ],
 }
-# The mistralai SDK's stream model needs `function.arguments` in every tool-call delta; vLLM's
-# (and the simulator's) first delta of a call carries only its id and name, so the SDK raises.
-MISTRAL_TOOL_STREAM = pytest.mark.xfail(
-    reason="mistralai 3.x rejects vLLM's tool-call deltas without arguments",
-    raises=AssertionError,
-    strict=True,
-)
 CASES = [
-    pytest.param(
-        target,
-        texts,
-        streaming,
-        marks=MISTRAL_TOOL_STREAM if target == options.MISTRAL and "tool_choice" in texts else (),
-    )
+    (target, texts, streaming)
     for target, spread in SPREAD.items()
     for texts in spread
     # mistralai's chat.complete always posts "stream": false, which a body without it lacks;
@@ -217,6 +203,8 @@ def test_the_python_snippet_posts_the_curl_body_with_the_real_sdk(
 ):
     from tests.test_conversation_tools import weather_tool
 
+    # Mistral's API streams each tool call whole; its SDK refuses vLLM's name-first deltas.
+    simulator.mistral_api = target == options.MISTRAL
     if "tool_choice" in texts:
         conversation.tools.add(weather_tool(user))
         conversation.add_user_message("The weather? [[sim:tool-call]]")
@@ -242,21 +230,54 @@ def test_the_python_snippet_posts_the_same_body_for_any_options(
     target = data.draw(st.sampled_from(list(options.TARGETS)))
     texts = data.draw(option_texts(target))
     texts.pop("n", None)
-    if target == options.MISTRAL:
-        # mistralai's chat.stream takes only the fields it names and has no extra_body, so the
-        # extra JSON's unknown fields cannot be passed (TypeError before any request).
-        texts.pop("extra_json", None)
     connection = connection_for(simulator, target)
     body = body_for(conversation, connection, texts, data.draw(typed_text))
     simulator.requests.clear()
-    run_python_snippet(python_snippet(body, target), simulator, tmp_path_factory.mktemp("py"))
+    source = python_snippet(body, target)
+    result = run_python_snippet(source, simulator, tmp_path_factory.mktemp("py"))
+    if not simulator.requests and "from mistralai" in source:
+        # mistralai checks the types of the fields it names before posting: Extra JSON can give
+        # one the wrong type (the server would refuse it too). Nothing else may stop the post.
+        extra = json.loads(texts.get("extra_json") or "{}")
+        assert set(extra) & curl.MISTRAL_SDK_FIELDS, result.stderr
+        assert "ValidationError" in result.stderr, result.stderr
+        return
     # The server may refuse the options; the SDK still posted exactly the body.
     assert last_body(simulator) == body
 
 
+def test_extra_fields_the_mistral_sdk_cannot_send_go_through_the_openai_sdk(
+    simulator, conversation, tmp_path
+):
+    connection = connection_for(simulator, options.MISTRAL)
+    body = body_for(conversation, connection, {"extra_json": '{"user_tag": "qa"}', "seed": "1"})
+    source = python_snippet(body, options.MISTRAL)
+    assert "from openai import OpenAI" in source
+    assert "cannot send user_tag" in source
+    setup = curl.setup(body, target=options.MISTRAL, base_url="http://h/v1", with_key=True)
+    assert 'pip install "openai>=3,<4"' in setup
+    assert_python_posts(body, options.MISTRAL, simulator, tmp_path)
+
+
+def test_the_fields_the_python_snippets_name_are_those_the_sdks_take():
+    import inspect
+
+    from mistralai.client import Mistral
+    from openai import OpenAI
+
+    chat = Mistral(api_key="k").chat
+    client_only = {"retries", "server_url", "timeout_ms", "http_headers"}
+    for method in (chat.stream, chat.complete):
+        assert set(inspect.signature(method).parameters) - client_only == curl.MISTRAL_SDK_FIELDS
+    create = OpenAI(api_key="k", base_url="http://h/v1").chat.completions.create
+    client_only = {"extra_headers", "extra_query", "extra_body", "timeout"}
+    assert set(inspect.signature(create).parameters) - client_only == curl.OPENAI_SDK_FIELDS
+
+
 def test_setup_pins_the_sdk_the_python_snippet_imports():
-    mistral = curl.setup(target=options.MISTRAL, base_url="http://h/v1", with_key=True)
-    vllm = curl.setup(target=options.VLLM, base_url="http://h/v1", with_key=False)
+    body = {"model": "m", "messages": []}
+    mistral = curl.setup(body, target=options.MISTRAL, base_url="http://h/v1", with_key=True)
+    vllm = curl.setup(body, target=options.VLLM, base_url="http://h/v1", with_key=False)
     assert 'pip install "mistralai>=3,<4"' in mistral
     assert 'pip install "openai>=3,<4"' in vllm
     source = curl.mistral_python({"model": "m", "messages": []}, target=options.MISTRAL, with_key=1)

@@ -324,7 +324,7 @@ def test_rows_with_mistakes_say_so_and_save_nothing():
 def test_add_and_remove_rows_redraw_without_saving():
     added = ParametersEditor.from_post(weather_rows(action="add"))
     assert len(added.rows) == 3 and added.focus == 2 and not added.saving
-    removed = ParametersEditor.from_post(weather_rows(remove="0"))
+    removed = ParametersEditor.from_post(weather_rows(remove_row="0"))
     assert [r.name for r in removed.rows] == ["unit"] and not removed.saving
 
 

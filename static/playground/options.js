@@ -62,7 +62,7 @@
     var button = trigger && trigger.target && trigger.target.closest && trigger.target.closest("button");
     var parameters = document.getElementById("parameters");
     var form = parameters && parameters.closest("#request-options");
-    if (!form || !button || (button.name !== "action" && button.name !== "remove")) return;
+    if (!form || !button || (button.name !== "action" && button.name !== "remove_row")) return;
     var name = button.dataset.nameField && document.getElementsByName(button.dataset.nameField)[0];
     if (name && !name.value.trim()) name.value = button.dataset.exampleName;
     htmx.trigger(form, "input");

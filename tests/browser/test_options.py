@@ -98,6 +98,11 @@ def test_the_answer_schema_is_built_with_the_simple_form_or_typed_as_json(
     builder.get_by_role("button", name="Add a property").click()
     builder.get_by_label("Name", exact=True).nth(2).fill("city")
     expect(curl).to_contain_text('"city": {')
+    builder.get_by_role("button", name="Remove property 3", exact=True).click()
+    expect(curl).not_to_contain_text('"city"')
+    builder.get_by_role("button", name="Add a property").click()
+    builder.get_by_label("Name", exact=True).nth(2).fill("city")
+    expect(curl).to_contain_text('"city": {')
     shown = body_in(curl.inner_text())
     assert shown["response_format"]["json_schema"]["schema"]["required"] == ["name", "age"]
 

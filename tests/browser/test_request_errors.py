@@ -15,7 +15,9 @@ from tests.servers import free_port
 pytestmark = pytest.mark.browser
 
 
-def add_connection_in_the_admin(page: Page, name: str, slug: str, base_url: str) -> None:
+def add_connection_in_the_admin(
+    page: Page, name: str, slug: str, base_url: str, speaks: str = "vLLM"
+) -> None:
     page.goto("/admin/playground/upstreamconnection/add/")
     if page.get_by_label("Username").count():
         page.get_by_label("Username").fill(STAFF)
@@ -25,6 +27,7 @@ def add_connection_in_the_admin(page: Page, name: str, slug: str, base_url: str)
     page.get_by_label("Slug").fill(slug)
     page.get_by_label("Name").fill(name)
     page.get_by_label("Base URL").fill(base_url)
+    page.get_by_label("Dialect").select_option(label=speaks)
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
 
@@ -109,3 +112,39 @@ def test_an_autosave_the_server_fails_or_never_gets_is_said_and_nothing_typed_is
     page.reload()
     expect(page.get_by_label("System prompt")).to_have_value("Answer like a pirate.")
     expect(page.get_by_label("Response format · response_format.type")).to_have_value("json_object")
+
+
+def test_switching_to_a_connection_of_another_api_redraws_its_options_and_code(
+    browser, live_site, logged_in_page, simulator
+):
+    staff = browser.new_page(base_url=live_site.url)
+    add_connection_in_the_admin(
+        staff, "Team Mistral", "team-mistral", simulator.base_url, "Mistral API"
+    )
+    staff.close()
+    page = logged_in_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.get_by_role("button", name="New conversation").click()
+    connection = page.get_by_label("Connection")
+    before = connection.input_value()
+
+    connection.select_option(label="Team Mistral")
+    # The panel is drawn again for Mistral's API (its own field names), and so is the code.
+    expect(page.locator("#request-options")).to_contain_text("The fields Mistral API accepts")
+    expect(page.get_by_label("Seed · random_seed")).to_be_attached()
+    page.get_by_role("tab", name="Python").click()
+    expect(page.locator("#code-python")).to_contain_text("from mistralai.client import Mistral")
+
+    # Extra JSON the mistralai SDK cannot send makes the Python use the openai SDK, and says so.
+    extra = page.locator("#id_opt-extra_json")
+    extra.evaluate("e => e.closest('details') && (e.closest('details').open = true)")
+    extra.fill('{"user_tag": "qa"}')
+    expect(page.locator("#code-python")).to_contain_text("cannot send user_tag")
+    expect(page.locator("#code-python")).to_contain_text("from openai import OpenAI")
+    expect(page.locator("#code-view .code-setup")).to_contain_text('pip install "openai>=3,<4"')
+    assert errors == []
+    # Back as it was: new conversations start on the connection used last.
+    connection.select_option(before)
+    expect(page.locator("#request-options")).not_to_contain_text("The fields Mistral API accepts")
