@@ -173,7 +173,7 @@ MISTRAL_BASE_URL = _env_url("MISTRAL_BASE_URL", "")
 HEXGRID_API_KEY = _env_str("HEXGRID_API_KEY", "")
 MISTRAL_MODEL = _env_str("MISTRAL_MODEL", "mistralai/Mistral-Small-3.2-24B-Instruct-2506")
 
-# The embedded llama.cpp server that `make run` starts (see playground/localmodel.py).
+# The embedded llama.cpp server that `make run` starts (see playground/upstream/localmodel.py).
 LOCAL_MODEL_ENABLED = _env_bool("LOCAL_MODEL_ENABLED", True)
 LOCAL_MODEL_HOST = "127.0.0.1"
 LOCAL_MODEL_PORT = _env_int("LOCAL_MODEL_PORT", 8181, minimum=1)

@@ -11,9 +11,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from playground import fragments, turns, upstream
-from playground.connections import Connection
 from playground.models import Conversation, Message
 from playground.stream import Coalescer, Piece, generate
+from playground.upstream.connections import Connection
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):

@@ -9,10 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from playground import curl, options
-from playground.connections import get_connection
 from playground.markdown import render_markdown
 from playground.models import Conversation, Message, Share
 from playground.stream import build_body
+from playground.upstream.connections import get_connection
 
 # What a shared page may show of a message. Not the error text (it can name internal hosts),
 # the per-answer request body (the page shows one) or the connection (named once at the top).

@@ -12,9 +12,9 @@ from typing import Any, Literal
 from django.conf import settings
 
 from playground import options, outputs, refusals, upstream
-from playground.connections import Connection
 from playground.markdown import render_markdown
 from playground.models import Conversation, Message
+from playground.upstream.connections import Connection
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,11 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from playground import options
-from playground.connections import Connection, get_connection
-from playground.forms import ComposerForm, ConversationSettingsForm, RequestOptionsForm
+from playground.forms.conversations import ComposerForm, ConversationSettingsForm
+from playground.forms.options import RequestOptionsForm
 from playground.models import Conversation, Message, ToolDefinition, tool_turns_problem
 from playground.stream import build_body
+from playground.upstream.connections import Connection, get_connection
 
 
 class TurnRejected(Exception):

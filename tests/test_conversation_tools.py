@@ -10,8 +10,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
-from playground import curl, exports, options
-from playground.connections import get_connection
+from playground import curl, exports, imports, options
 from playground.models import (
     Conversation,
     Message,
@@ -21,6 +20,7 @@ from playground.models import (
 )
 from playground.options import LLAMACPP, MISTRAL, VLLM
 from playground.stream import build_body
+from playground.upstream.connections import get_connection
 from tests.conftest import ANSWER_DONE, open_socket, receive_until
 from tests.test_curl import assert_python_posts, connection_for, run
 
@@ -591,17 +591,17 @@ def test_export_and_import_keep_the_tools_attached(answered, user, other_user, s
     data = exports.export_json(answered)
     assert data["tools"] == [WEATHER]
 
-    mine = exports.import_conversation(user, data)
+    mine = imports.import_conversation(user, data)
     assert list(mine.tools.all()) == list(answered.tools.all())  # the same tool, not a copy
 
-    theirs = exports.import_conversation(other_user, json.loads(json.dumps(data)))
+    theirs = imports.import_conversation(other_user, json.loads(json.dumps(data)))
     (copied,) = theirs.tools.all()
     assert copied.owner == other_user and copied.as_openai() == WEATHER
     assert theirs.options["tool_choice"] == NAMED
 
     # A plain body: tools and tool_choice are read, not left in Extra JSON.
     plain = {k: v for k, v in data.items() if k != "hexplay"}
-    imported = exports.import_conversation(user, plain)
+    imported = imports.import_conversation(user, plain)
     assert imported.options["tool_choice"] == NAMED and "extra_json" not in imported.options
     connection = get_connection("simulator")
     assert build_body(imported, connection)["tools"] == [WEATHER]

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from playground import curl, options
-from playground.connections import Connection
 from playground.stream import build_body
+from playground.upstream.connections import Connection
 from tests.conftest import MISTRAL_SMALL
 from tests.test_options import option_texts
 

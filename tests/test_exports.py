@@ -8,7 +8,8 @@ import httpx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from playground import exports, tools
+from playground import exports, imports, tools
+from playground.markdown import render_markdown
 from playground.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def rich(simulator, make_conversation):
 
 
 def message_state(conversation: Conversation) -> list[dict]:
-    keep = [*exports.EXTRAS, "role", "content", "tool_calls", "tool_call_id", "name"]
+    keep = [*imports.EXTRAS, "role", "content", "tool_calls", "tool_call_id", "name"]
     return [{k: getattr(m, k) for k in keep} for m in conversation.path()]
 
 
@@ -87,7 +88,7 @@ def test_exported_json_can_be_posted_as_is(rich, simulator):
 
 def test_export_then_import_is_lossless(rich, user):
     exported = exports.export_json(rich)
-    imported = exports.import_conversation(user, json.loads(json.dumps(exported)))
+    imported = imports.import_conversation(user, json.loads(json.dumps(exported)))
     assert imported.pk != rich.pk and imported.owner == user
     assert message_state(imported) == message_state(rich)
     assert imported.options == rich.options
@@ -118,7 +119,7 @@ def test_a_plain_openai_request_body_imports(simulator, user):
         "vllm_xargs": {"session": "a1"},
         "stream": True,
     }
-    conversation = exports.import_conversation(user, body)
+    conversation = imports.import_conversation(user, body)
     assert conversation.system_prompt == "You are terse."
     assert [(m.role, m.content) for m in conversation.path()] == [
         ("user", "Hello"),
@@ -186,11 +187,11 @@ def test_a_plain_openai_request_body_imports(simulator, user):
     ],
 )
 def test_bad_imports_say_what_is_wrong_and_leave_nothing(simulator, user, data, problem):
-    with pytest.raises(exports.ImportRejected) as caught:
+    with pytest.raises(imports.ImportRejected) as caught:
         if isinstance(data, dict):
-            exports.import_conversation(user, data)
+            imports.import_conversation(user, data)
         else:
-            exports.parse(json.dumps(data))
+            imports.parse(json.dumps(data))
     assert problem in str(caught.value)
     assert not Conversation.objects.exists() and not Message.objects.exists()
 
@@ -204,13 +205,13 @@ def test_an_import_that_fails_half_way_is_rolled_back(rich, user, monkeypatch):
 
     monkeypatch.setattr(Conversation, "rename", broken)
     with pytest.raises(RuntimeError):
-        exports.import_conversation(user, exported)
+        imports.import_conversation(user, exported)
     assert Conversation.objects.count() == 1 and Message.objects.count() == 4
 
 
 def test_invalid_json_is_named(simulator):
-    with pytest.raises(exports.ImportRejected, match=r"not valid JSON: .* \(line 1, column 2\)"):
-        exports.parse("{oops")
+    with pytest.raises(imports.ImportRejected, match=r"not valid JSON: .* \(line 1, column 2\)"):
+        imports.parse("{oops")
 
 
 def test_downloads_are_attachments(logged_in, rich):
@@ -319,7 +320,7 @@ def tree(simulator, make_conversation):
         candidates, ["Waves\nand *salt*", "Blue on\nblue", "Gulls"], strict=True
     ):
         answer.role, answer.content = "assistant", text
-        answer.content_html = exports.render_markdown(text)
+        answer.content_html = render_markdown(text)
         answer.reasoning = f"Candidate {answer.candidate_index}: keep it short."
         answer.status, answer.finish_reason = Message.Status.COMPLETE, "stop"
         answer.connection, answer.model, answer.request_body = "simulator", first.model, body
@@ -399,7 +400,7 @@ def on_screen(conversation: Conversation) -> list[tuple]:
 
 def round_trip(conversation: Conversation, owner) -> tuple[dict, Conversation]:
     exported = json.loads(json.dumps(exports.export_json(conversation)))
-    return exported, exports.import_conversation(owner, json.loads(json.dumps(exported)))
+    return exported, imports.import_conversation(owner, json.loads(json.dumps(exported)))
 
 
 def test_export_then_import_keeps_every_version_candidate_and_token_odds(tree, user):
@@ -479,7 +480,7 @@ def test_a_format_1_file_still_imports(simulator, user):
             ],
         },
     }
-    conversation = exports.import_conversation(user, old)
+    conversation = imports.import_conversation(user, old)
     answer = conversation.path()[-1]
     assert [(m.role, m.content) for m in conversation.path()] == [
         ("user", "Hi"),
@@ -512,7 +513,7 @@ def test_html_in_a_file_is_ignored_and_candidates_may_point_forward(simulator, u
         {**ANSWER, "content": "<b>c</b>"},
         current=1,
     )
-    conversation = exports.import_conversation(user, data)
+    conversation = imports.import_conversation(user, data)
     second, first = conversation.messages.filter(role="assistant").order_by("id")
     assert second.candidate_of == first and second.candidate_index == 1
     assert (
@@ -589,16 +590,16 @@ def test_html_in_a_file_is_ignored_and_candidates_may_point_forward(simulator, u
     ],
 )
 def test_bad_trees_say_what_is_wrong_and_leave_nothing(simulator, user, data, problem):
-    with pytest.raises(exports.ImportRejected) as caught:
-        exports.import_conversation(user, data)
+    with pytest.raises(imports.ImportRejected) as caught:
+        imports.import_conversation(user, data)
     assert problem in str(caught.value)
     assert not Conversation.objects.exists() and not Message.objects.exists()
 
 
 def test_a_number_that_is_not_finite_is_refused(simulator, user):
-    data = exports.parse(json.dumps(tree_file({**USER, "duration_ms": float("nan")})))
-    with pytest.raises(exports.ImportRejected, match=r"tree\[0\]\.duration_ms must be a number"):
-        exports.import_conversation(user, data)
+    data = imports.parse(json.dumps(tree_file({**USER, "duration_ms": float("nan")})))
+    with pytest.raises(imports.ImportRejected, match=r"tree\[0\]\.duration_ms must be a number"):
+        imports.import_conversation(user, data)
 
 
 # ---- Markdown keeps single line breaks ------------------------------------------------------

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from playground.localmodel import LocalModelProcess
+from playground.upstream.localmodel import LocalModelProcess
 from tests.servers import free_port
 
 pytestmark = pytest.mark.localmodel

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playground import options, turns
-from playground.connections import get_connection
 from playground.models import UpstreamConnection
 from playground.options import LLAMACPP, MISTRAL, OPTIONS, VLLM
 from playground.stream import build_body
+from playground.upstream.connections import get_connection
 
 USER_LAST = [{"role": "user", "content": "Hi"}]
 ASSISTANT_LAST = [*USER_LAST, {"role": "assistant", "content": "Hello"}]

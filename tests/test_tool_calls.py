@@ -9,9 +9,9 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
-from playground.connections import get_connection
 from playground.models import Message
 from playground.stream import Piece, generate
+from playground.upstream.connections import get_connection
 from tests.conftest import ANSWER_DONE, open_socket, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from playground import tools
-from playground.forms import ParametersEditor
+from playground.forms.schemas import ParametersEditor
 from playground.models import ToolClash, ToolDefinition, import_tools
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             name='Share',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=playground.models.new_share_token, editable=False, max_length=64, unique=True)),
+                ('token', models.CharField(default=playground.models.sharing.new_share_token, editable=False, max_length=64, unique=True)),
                 ('snapshot', models.JSONField(default=dict)),
                 ('created', models.DateTimeField(auto_now_add=True)),
                 ('updated', models.DateTimeField(auto_now=True)),

@@ -19,9 +19,9 @@ class Migration(migrations.Migration):
             name='ToolDefinition',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, validators=[playground.models._validate_tool_name])),
+                ('name', models.CharField(max_length=64, validators=[playground.models.tools._validate_tool_name])),
                 ('description', models.TextField(blank=True)),
-                ('parameters', models.JSONField(default=playground.tools.empty_parameters, validators=[playground.models._validate_parameters])),
+                ('parameters', models.JSONField(default=playground.tools.empty_parameters, validators=[playground.models.tools._validate_parameters])),
                 ('strict', models.BooleanField(default=False)),
                 ('canned_result', models.TextField(blank=True)),
                 ('created', models.DateTimeField(auto_now_add=True)),

@@ -10,8 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from playground.localmodel import LocalModelProcess, die_with_parent, terminate
 from playground.models import recover_interrupted_answers
+from playground.upstream.localmodel import LocalModelProcess, die_with_parent, terminate
 
 
 class Command(BaseCommand):

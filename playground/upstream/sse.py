@@ -1,168 +1,24 @@
-"""The client for OpenAI-compatible chat servers (vLLM, llama.cpp, Mistral): the only httpx user.
-
-It turns HTTP and server-sent events into typed events and one `UpstreamError`; it knows
-nothing of Django, Channels or HTML, so a command-line tool can use it unchanged.
-"""
+"""Server-sent events to typed events: decoding byte by byte, chunks, think tags in content."""
 
 from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
-# --- Events ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RoleDelta:
-    choice: int
-    role: str
-
-
-@dataclass(frozen=True, slots=True)
-class ContentDelta:
-    choice: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
-    choice: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    """One fragment of a tool call: id and name come first, arguments in pieces after."""
-
-    choice: int
-    index: int
-    id: str | None
-    name: str | None
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    choice: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class LogprobsDelta:
-    """The `logprobs.content` entries of one chunk: each token with its alternatives."""
-
-    choice: int
-    entries: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    usage: dict[str, Any]
-
-
-Event = RoleDelta | ContentDelta | ReasoningDelta | ToolCallDelta | LogprobsDelta | Finish | Usage
-
-
-class UpstreamError(Exception):
-    """Anything that went wrong talking to the model's server, in words a person can act on."""
-
-    def __init__(self, message: str, *, status: int | None = None, detail: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.detail = detail
-
-    def __str__(self) -> str:
-        parts = [self.message]
-        if self.status:
-            parts.append(f"(HTTP {self.status})")
-        text = " ".join(parts)
-        return f"{text}: {self.detail}" if self.detail else text
-
-
-# --- Client ------------------------------------------------------------------------------------
-
-Client = httpx.AsyncClient
-
-
-def new_client(*, connect_timeout: float, read_timeout: float) -> Client:
-    """One client per websocket connection: building one costs tens of milliseconds."""
-    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-    return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
-
-
-def _headers(api_key: str, *, accept: str = "application/json") -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "Accept": accept}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return headers
-
-
-async def list_models(*, client: httpx.AsyncClient, base_url: str, api_key: str) -> list[str]:
-    """The ids `GET {base}/models` lists."""
-    try:
-        response = await client.get(f"{base_url}/models", headers=_headers(api_key))
-    except httpx.HTTPError as exc:
-        raise _transport_error(exc, base_url) from exc
-    if response.status_code >= 400:
-        raise _status_error(response.status_code, response.content)
-    try:
-        data = response.json()["data"]
-        return [str(item["id"]) for item in data]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UpstreamError("The server's list of models was not in the expected format") from exc
-
-
-async def stream_chat(
-    body: dict[str, Any], *, client: httpx.AsyncClient, base_url: str, api_key: str
-) -> AsyncIterator[Event]:
-    """POST a streaming chat completion and yield its events.
-
-    Leaving the loop early (or cancelling the task) closes the HTTP connection, which is how
-    the server learns to stop generating.
-    """
-    url = f"{base_url}/chat/completions"
-    headers = _headers(api_key, accept="text/event-stream")
-    try:
-        async with client.stream("POST", url, json=body, headers=headers) as response:
-            if response.status_code >= 400:
-                raise _status_error(response.status_code, await response.aread())
-            splitters: dict[int, ThinkTagSplitter] = {}
-            finished: set[int] = set()
-            decoder = SSEDecoder()
-            done = False
-            async for chunk in response.aiter_bytes():
-                for data in decoder.feed(chunk):
-                    if data == "[DONE]":
-                        done = True
-                        break
-                    for event in _chunk_events(_parse_json(data), splitters):
-                        if isinstance(event, Finish):
-                            finished.add(event.choice)
-                        yield event
-                if done:
-                    break
-            if not done:
-                for data in decoder.close():
-                    if data != "[DONE]":
-                        for event in _chunk_events(_parse_json(data), splitters):
-                            if isinstance(event, Finish):
-                                finished.add(event.choice)
-                            yield event
-                if not finished:
-                    raise UpstreamError(
-                        "The model's server closed the connection before the answer was finished"
-                    )
-    except httpx.HTTPError as exc:
-        raise _transport_error(exc, base_url) from exc
-
-
-# --- Server-sent events ------------------------------------------------------------------------
+from playground.upstream.events import (
+    ContentDelta,
+    Event,
+    Finish,
+    LogprobsDelta,
+    ReasoningDelta,
+    RoleDelta,
+    ToolCallDelta,
+    UpstreamError,
+    Usage,
+    message_from_json,
+)
 
 
 class SSEDecoder:
@@ -236,7 +92,7 @@ class SSEDecoder:
         return None
 
 
-def _parse_json(data: str) -> Any:
+def parse_json(data: str) -> Any:
     try:
         return json.loads(data)
     except ValueError as exc:
@@ -245,7 +101,7 @@ def _parse_json(data: str) -> Any:
         ) from exc
 
 
-def _chunk_events(chunk: Any, splitters: dict[int, ThinkTagSplitter]) -> Iterator[Event]:
+def chunk_events(chunk: Any, splitters: dict[int, ThinkTagSplitter]) -> Iterator[Event]:
     if not isinstance(chunk, dict):
         raise UpstreamError(
             "The model's server sent an unexpected message", detail=str(chunk)[:200]
@@ -257,7 +113,7 @@ def _chunk_events(chunk: Any, splitters: dict[int, ThinkTagSplitter]) -> Iterato
         raise UpstreamError(
             "The model's server reported an error while answering",
             status=status if isinstance(status, int) else None,
-            detail=_message_from_json(chunk) or "",
+            detail=message_from_json(chunk) or "",
         )
     for choice in chunk.get("choices") or []:
         index = choice.get("index", 0)
@@ -382,81 +238,3 @@ def _partial_suffix(text: str, marker: str) -> int:
         if marker.startswith(text[-size:]):
             return size
     return 0
-
-
-# --- Errors ------------------------------------------------------------------------------------
-
-_STATUS_WORDS = {
-    400: "The model's server refused the request",
-    401: "The model's server did not accept the API key",
-    403: "The API key is not allowed to do this",
-    404: "The model's server could not find what was asked for",
-    408: "The model's server timed out",
-    413: "The request is too large for the model's server",
-    422: "The model's server refused the request",
-    429: "The model's server is busy or the rate limit was reached; try again shortly",
-}
-
-
-def _status_error(status: int, body: bytes) -> UpstreamError:
-    words = _STATUS_WORDS.get(status)
-    if words is None:
-        words = "The model's server had a problem" if status >= 500 else "The request failed"
-    text = body.decode("utf-8", errors="replace")
-    try:
-        detail = _message_from_json(json.loads(text))
-    except ValueError:
-        detail = None
-    if detail is None:
-        detail = text.strip()[:500]
-    return UpstreamError(words, status=status, detail=detail)
-
-
-def _message_from_json(data: Any) -> str | None:
-    """The human message inside vLLM's, Mistral's or FastAPI's error JSON."""
-    if isinstance(data, str):
-        return data
-    if not isinstance(data, dict):
-        return None
-    for key in ("error", "message", "detail"):
-        value = data.get(key)
-        if isinstance(value, str):
-            return value
-        if isinstance(value, dict):
-            found = _message_from_json(value)
-            if found:
-                return found
-        if isinstance(value, list) and value:
-            return "; ".join(_describe_detail(item) for item in value)
-    return None
-
-
-def _describe_detail(item: Any) -> str:
-    if isinstance(item, dict):
-        location = ".".join(str(part) for part in item.get("loc", []) if part != "body")
-        message = str(item.get("msg", item))
-        return f"{location}: {message}" if location else message
-    return str(item)
-
-
-def _transport_error(exc: httpx.HTTPError, base_url: str) -> UpstreamError:
-    if isinstance(exc, httpx.ConnectTimeout):
-        return UpstreamError(f"Timed out connecting to the model's server at {base_url}")
-    if isinstance(exc, httpx.ConnectError):
-        reason = str(exc).lower()
-        if "name or service not known" in reason or "nodename nor servname" in reason:
-            return UpstreamError(
-                f"Could not find the model's server: the host in {base_url} is unknown"
-            )
-        return UpstreamError(
-            f"Could not connect to the model's server at {base_url}. Is it running?"
-        )
-    if isinstance(exc, httpx.ReadTimeout):
-        return UpstreamError(
-            "The model's server stopped answering (no data before the read timeout)"
-        )
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return UpstreamError(
-            "The connection to the model's server broke off in the middle of the answer"
-        )
-    return UpstreamError(f"Could not talk to the model's server at {base_url}", detail=str(exc))

@@ -90,7 +90,7 @@ class LocalModelProcess:
                 [
                     sys.executable,
                     "-m",
-                    "playground.localmodel",
+                    "playground.upstream.localmodel",
                     "--model",
                     str(self.model_file),
                     "--host",
@@ -100,7 +100,7 @@ class LocalModelProcess:
                     "--alias",
                     self.model_name,
                 ],
-                cwd=Path(__file__).resolve().parent.parent,
+                cwd=Path(__file__).resolve().parents[2],  # the project root, where playground is
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,139 @@
+"""The client for OpenAI-compatible chat servers (vLLM, llama.cpp, Mistral): the only httpx user.
+
+It turns HTTP and server-sent events into typed events and one `UpstreamError`; it knows
+nothing of Django, Channels or HTML, so a command-line tool can use it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from playground.upstream.events import Event, Finish, UpstreamError, message_from_json
+from playground.upstream.sse import SSEDecoder, ThinkTagSplitter, chunk_events, parse_json
+
+Client = httpx.AsyncClient
+
+
+def new_client(*, connect_timeout: float, read_timeout: float) -> Client:
+    """One client per websocket connection: building one costs tens of milliseconds."""
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+
+def _headers(api_key: str, *, accept: str = "application/json") -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": accept}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+async def list_models(*, client: httpx.AsyncClient, base_url: str, api_key: str) -> list[str]:
+    """The ids `GET {base}/models` lists."""
+    try:
+        response = await client.get(f"{base_url}/models", headers=_headers(api_key))
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, base_url) from exc
+    if response.status_code >= 400:
+        raise _status_error(response.status_code, response.content)
+    try:
+        data = response.json()["data"]
+        return [str(item["id"]) for item in data]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UpstreamError("The server's list of models was not in the expected format") from exc
+
+
+async def stream_chat(
+    body: dict[str, Any], *, client: httpx.AsyncClient, base_url: str, api_key: str
+) -> AsyncIterator[Event]:
+    """POST a streaming chat completion and yield its events.
+
+    Leaving the loop early (or cancelling the task) closes the HTTP connection, which is how
+    the server learns to stop generating.
+    """
+    url = f"{base_url}/chat/completions"
+    headers = _headers(api_key, accept="text/event-stream")
+    try:
+        async with client.stream("POST", url, json=body, headers=headers) as response:
+            if response.status_code >= 400:
+                raise _status_error(response.status_code, await response.aread())
+            splitters: dict[int, ThinkTagSplitter] = {}
+            finished: set[int] = set()
+            decoder = SSEDecoder()
+            done = False
+            async for chunk in response.aiter_bytes():
+                for data in decoder.feed(chunk):
+                    if data == "[DONE]":
+                        done = True
+                        break
+                    for event in chunk_events(parse_json(data), splitters):
+                        if isinstance(event, Finish):
+                            finished.add(event.choice)
+                        yield event
+                if done:
+                    break
+            if not done:
+                for data in decoder.close():
+                    if data != "[DONE]":
+                        for event in chunk_events(parse_json(data), splitters):
+                            if isinstance(event, Finish):
+                                finished.add(event.choice)
+                            yield event
+                if not finished:
+                    raise UpstreamError(
+                        "The model's server closed the connection before the answer was finished"
+                    )
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, base_url) from exc
+
+
+_STATUS_WORDS = {
+    400: "The model's server refused the request",
+    401: "The model's server did not accept the API key",
+    403: "The API key is not allowed to do this",
+    404: "The model's server could not find what was asked for",
+    408: "The model's server timed out",
+    413: "The request is too large for the model's server",
+    422: "The model's server refused the request",
+    429: "The model's server is busy or the rate limit was reached; try again shortly",
+}
+
+
+def _status_error(status: int, body: bytes) -> UpstreamError:
+    words = _STATUS_WORDS.get(status)
+    if words is None:
+        words = "The model's server had a problem" if status >= 500 else "The request failed"
+    text = body.decode("utf-8", errors="replace")
+    try:
+        detail = message_from_json(json.loads(text))
+    except ValueError:
+        detail = None
+    if detail is None:
+        detail = text.strip()[:500]
+    return UpstreamError(words, status=status, detail=detail)
+
+
+def _transport_error(exc: httpx.HTTPError, base_url: str) -> UpstreamError:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return UpstreamError(f"Timed out connecting to the model's server at {base_url}")
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc).lower()
+        if "name or service not known" in reason or "nodename nor servname" in reason:
+            return UpstreamError(
+                f"Could not find the model's server: the host in {base_url} is unknown"
+            )
+        return UpstreamError(
+            f"Could not connect to the model's server at {base_url}. Is it running?"
+        )
+    if isinstance(exc, httpx.ReadTimeout):
+        return UpstreamError(
+            "The model's server stopped answering (no data before the read timeout)"
+        )
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return UpstreamError(
+            "The connection to the model's server broke off in the middle of the answer"
+        )
+    return UpstreamError(f"Could not talk to the model's server at {base_url}", detail=str(exc))

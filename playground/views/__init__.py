@@ -1,0 +1,1 @@
+"""The playground's views, one module per capability; urls.py maps them."""
