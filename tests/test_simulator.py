@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from playground.simulator import MAX_MODEL_LEN, MODELS, REASONING_MODELS, Simulator
+from simulator import MAX_MODEL_LEN, MODELS, REASONING_MODELS, Simulator
 
 SMALL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
 MAGISTRAL = "mistralai/Magistral-Small-2506"
