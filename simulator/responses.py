@@ -66,6 +66,8 @@ def completion_body(plan: Plan, include_reasoning: bool) -> dict[str, Any]:
 
 # How the writer paces a frame: not at all, as the first token, or as any later chunk.
 NOW, FIRST, NEXT = 0, 1, 2
+# A frame: (pacing, bytes, counts as a chunk, the content or reasoning text it carries or "").
+Frame = tuple[int, bytes, int, str]
 
 
 def _frame(text: str) -> bytes:
@@ -76,12 +78,12 @@ def _frame(text: str) -> bytes:
 
 def stream_frames(
     plan: Plan, include_reasoning: bool, whole_tool_calls: bool = False
-) -> list[tuple[int, bytes, int]]:
-    """Every frame of the answer as (pacing, bytes, counts as a chunk)."""
+) -> list[Frame]:
+    """Every frame of the answer as (pacing, bytes, counts as a chunk, text it carries)."""
     if plan.engine_error is not None:
         return [
-            (NOW, _frame(f"data: {dumps(plan.engine_error.payload())}\n\n"), 1),
-            (NOW, _frame("data: [DONE]\n\n"), 0),
+            (NOW, _frame(f"data: {dumps(plan.engine_error.payload())}\n\n"), 1, ""),
+            (NOW, _frame("data: [DONE]\n\n"), 0, ""),
         ]
     hooks = plan.hooks
     head = (
@@ -98,7 +100,7 @@ def stream_frames(
             f'"completion_tokens":{done}}}'
         )
 
-    per_choice: list[list[tuple[int, bytes, int]]] = []
+    per_choice: list[list[Frame]] = []
     for choice in plan.choices:
         i = choice.index
         frames = [
@@ -110,6 +112,7 @@ def stream_frames(
                     '"prompt_token_ids":null,"prompt_text":null}\n\n'
                 ),
                 1,
+                "",
             )
         ]
         tokens = choice.tokens
@@ -119,6 +122,7 @@ def stream_frames(
         if whole_tool_calls:
             tokens, logprobs = _whole_tool_calls(tokens, logprobs)
         deltas = [_delta(token) for token in tokens]
+        texts = [_text(token) for token in tokens]
         lps = [
             dumps({"content": [logprobs[k]]}) if k < len(logprobs) and logprobs[k] else "null"
             for k in range(len(tokens))
@@ -141,6 +145,7 @@ def stream_frames(
                         '"kv_transfer_params":null}\n\n'
                     ),
                     1,
+                    texts[k],
                 )
             )
         if truncated:
@@ -148,6 +153,7 @@ def stream_frames(
             continue
         delta = deltas[-1] if body_count < len(deltas) else "{}"
         lp = lps[-1] if body_count < len(deltas) else "null"
+        text = texts[-1] if body_count < len(deltas) else ""
         fingerprint = "" if plan.include_usage else f',"system_fingerprint":"{SYSTEM_FINGERPRINT}"'
         frames.append(
             (
@@ -160,25 +166,26 @@ def stream_frames(
                     f'{fingerprint},"kv_transfer_params":null}}\n\n'
                 ),
                 1,
+                text,
             )
         )
         per_choice.append(frames)
 
     # Choices advance together, one step each, as the engine batches them.
-    frames: list[tuple[int, bytes, int]] = []
+    frames: list[Frame] = []
     longest = max((len(f) for f in per_choice), default=0)
     for step in range(longest):
         for choice_frames in per_choice:
             if step < len(choice_frames):
-                pace, data, counted = choice_frames[step]
-                if frames and pace == FIRST and any(p != NOW for p, _, _ in frames):
+                pace, data, counted, text = choice_frames[step]
+                if frames and pace == FIRST and any(p != NOW for p, _, _, _ in frames):
                     pace = NEXT
-                frames.append((pace, data, counted))
+                frames.append((pace, data, counted, text))
 
     if "stream-error" in hooks:
         error = status_error(500, "The simulator was asked to fail in the middle of the stream")
-        frames.append((NEXT, _frame(f"data: {dumps(error.payload())}\n\n"), 1))
-        frames.append((NOW, _frame("data: [DONE]\n\n"), 0))
+        frames.append((NEXT, _frame(f"data: {dumps(error.payload())}\n\n"), 1, ""))
+        frames.append((NOW, _frame("data: [DONE]\n\n"), 0, ""))
     elif "no-done" not in hooks:
         if plan.include_usage:
             usage_chunk = {
@@ -190,16 +197,16 @@ def stream_frames(
                 "usage": plan.usage(exclude_none=True),
                 "system_fingerprint": SYSTEM_FINGERPRINT,
             }
-            frames.append((NOW, _frame(f"data: {dumps(usage_chunk)}\n\n"), 1))
-        frames.append((NOW, _frame("data: [DONE]\n\n"), 0))
+            frames.append((NOW, _frame(f"data: {dumps(usage_chunk)}\n\n"), 1, ""))
+        frames.append((NOW, _frame("data: [DONE]\n\n"), 0, ""))
 
     if "keepalive" in hooks:
         comment = _frame(": keep-alive\n\n")
-        with_comments = [(NOW, comment, 0)]
+        with_comments: list[Frame] = [(NOW, comment, 0, "")]
         for k, item in enumerate(frames):
             with_comments.append(item)
             if k % 2 == 1 and k < len(frames) - 1:
-                with_comments.append((NOW, comment, 0))
+                with_comments.append((NOW, comment, 0, ""))
         frames = with_comments
     return frames
 
@@ -216,6 +223,11 @@ def _whole_tool_calls(tokens: list[tuple], logprobs: list) -> tuple[list[tuple],
         for k in kept
     ]
     return folded, [logprobs[k] for k in kept if k < len(logprobs)]
+
+
+def _text(token: tuple) -> str:
+    """The content or reasoning text that a token carries; "" for the pieces of a tool call."""
+    return token[1] if token[0] in ("content", "reasoning") else ""
 
 
 def _delta(token: tuple) -> str:

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -36,6 +36,10 @@ class RecordedRequest:
     chunks_sent: int = 0
     completed: bool = False
     disconnected: bool = False
+    # Streamed answers: (time.time() just after the frame went into the socket, its text) for
+    # each frame that carries content or reasoning, in the order written (choices interleaved).
+    # Wall-clock time, so that another process (the benchmark) can compare it with its own.
+    writes: list[tuple[float, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -350,9 +354,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("content-type", "text/event-stream; charset=utf-8")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            write = self.wfile.write
+            # wfile is unbuffered (each write is a sendall), so a frame is in the socket on return.
+            write, clock, note = self.wfile.write, time.time, record.writes.append
             paced_by_hooks = "rate" in plan.hooks or "first-token-delay" in plan.hooks
-            for pace, data, counted in frames:
+            for pace, data, counted, text in frames:
                 if pace:
                     # Read on every chunk: tests change the pacing while answers stream.
                     if paced_by_hooks:
@@ -363,6 +368,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if simulator._stopping or (delay > 0 and not self._pause(delay)):
                         raise _ClientGone
                 write(data)
+                if text:
+                    note((clock(), text))
                 record.chunks_sent += counted
             write(b"0\r\n\r\n")
         except (_ClientGone, *_DISCONNECTS):

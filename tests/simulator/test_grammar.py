@@ -7,11 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.simulator.helpers import (
-    chat,
-    content_of,
-    stream,
-)
+from tests.simulator.helpers import chat, content_of, stream
 
 
 def grammar_answer(client: httpx.Client, grammar: str, **extra) -> str:

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from simulator import MAX_MODEL_LEN, MODELS, REASONING_MODELS
-from tests.simulator.helpers import (
-    SMALL,
-    chat,
-    chunks,
-    content_of,
-    deltas,
-    finishes,
-    stream,
-)
+from tests.simulator.helpers import SMALL, chat, chunks, content_of, deltas, finishes, stream
 
 
 def test_models_list_has_vllms_shape(client):

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.simulator.helpers import (
-    SMALL,
-    chat,
-)
+from tests.simulator.helpers import SMALL, chat
 
 
 def test_json_schema_response_format_answers_json(client):
