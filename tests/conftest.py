@@ -9,7 +9,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from playground.simulator import Simulator
+from simulator import Simulator
 
 MISTRAL_SMALL = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
 MAGISTRAL = "mistralai/Magistral-Small-2506"

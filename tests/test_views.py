@@ -131,7 +131,7 @@ def test_a_connection_without_a_default_model_starts_on_the_first_model_it_lists
         {"connection": "team", "model": MISTRAL_SMALL},
         HTTP_HX_REQUEST="true",
     )
-    from playground.simulator import MODELS
+    from simulator import MODELS
 
     first = MODELS[0]
     conversation.refresh_from_db()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.simulator import Simulator
+from simulator import Simulator
 from tests.servers import free_port, site_environment, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from playground.simulator import MODELS
+from simulator import MODELS
 from tests.browser.conftest import PASSWORD, STAFF
 from tests.servers import free_port
 

@@ -74,7 +74,7 @@ class Command(BaseCommand):
     def _start_simulator(self, running: ExitStack) -> None:
         if not settings.SIMULATOR_ENABLED:
             return
-        from playground.simulator import Simulator
+        from simulator import Simulator
 
         # Slow enough that streaming is visible in the page.
         simulator = Simulator("127.0.0.1", settings.SIMULATOR_PORT, chunks_per_second=40)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from playground.simulator import MODELS, Simulator
+from simulator import MODELS, Simulator
 
 
 class Command(BaseCommand):
