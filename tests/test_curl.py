@@ -242,6 +242,10 @@ def test_the_python_snippet_posts_the_same_body_for_any_options(
         assert set(extra) & curl.MISTRAL_SDK_FIELDS, result.stderr
         assert "ValidationError" in result.stderr, result.stderr
         return
+    if "from mistralai" in source and not options.check(texts, target).ok:
+        # HexPlay refuses to send these (say, a json_schema with no schema); mistralai's models
+        # may reshape such a body, the openai SDK never does.
+        return
     # The server may refuse the options; the SDK still posted exactly the body.
     assert last_body(simulator) == body
 

@@ -1,26 +1,19 @@
-"""One simulator per test module, reset for each test, and an HTTP client for it."""
+"""The session's simulator, reset for each test, and an HTTP client for it."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from simulator import Simulator
-
-
-@pytest.fixture(scope="module")
-def server():
-    simulator = Simulator().start()
-    yield simulator
-    simulator.stop()
-
 
 @pytest.fixture
-def sim(server):
-    server.requests.clear()
-    server.chunks_per_second = 0.0
-    server.first_token_delay = 0.0
-    return server
+def sim(simulator_server):
+    """Without Django's settings: the simulator is tested as the server it stands in for."""
+    simulator_server.requests.clear()
+    simulator_server.chunks_per_second = 0.0
+    simulator_server.first_token_delay = 0.0
+    simulator_server.mistral_api = False
+    return simulator_server
 
 
 @pytest.fixture
