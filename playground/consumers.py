@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -14,6 +16,21 @@ from playground import fragments, turns, upstream
 from playground.models import Conversation, Message
 from playground.stream import Coalescer, Piece, generate
 from playground.upstream.connections import Connection
+
+# How long drawing the person's message may wait for the request to be written upstream.
+_DRAW_AFTER_SENT_AT_MOST = 0.05
+
+
+@dataclass
+class _Turn:
+    """One answer being streamed, and the moments the page is drawn around."""
+
+    connection: Connection
+    answer: Message
+    body: dict[str, Any]
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # inside its try block
+    sent: asyncio.Event = field(default_factory=asyncio.Event)  # the request is upstream
+    drawn: asyncio.Event = field(default_factory=asyncio.Event)  # its elements are on the page
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -66,9 +83,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except turns.TurnRejected as exc:
                 await self._send(fragments.notice(str(exc)))
                 return
-            shown = fragments.append_message(message) if message else ""
-            await self._send(shown + fragments.notice() + fragments.retitle(conversation))
-            await self._answer(prepared)
+
+            def shown() -> str:
+                asked = fragments.append_message(message) if message else ""
+                return asked + fragments.retitle(conversation)
+
+            await self._answer(prepared, shown)
             return
         if action == "send":
             try:
@@ -96,32 +116,61 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             prepared = exc
         await self._answer(prepared)
 
-    async def _answer(self, prepared: turns.Prepared | turns.TurnRejected) -> None:
+    async def _answer(
+        self,
+        prepared: turns.Prepared | turns.TurnRejected,
+        shown: Callable[[], str] | None = None,
+    ) -> None:
+        """Start the answer, then draw `shown()` (the person's message) and the empty answer."""
         if isinstance(prepared, turns.TurnRejected):
             # The person's message is saved: once the cause is fixed they can ask again.
-            await self._send(fragments.notice(str(prepared), retry=True))
+            await self._send(
+                (shown() if shown else "") + fragments.notice(str(prepared), retry=True)
+            )
             return
         connection, answer, body = prepared
-        await self._send(fragments.append_message(answer) + fragments.composer_buttons(busy=True))
-        started = asyncio.Event()
-        self.turn = asyncio.create_task(self._stream(connection, answer, body, started))
-        # Messages are handled one at a time, so a Stop cannot arrive before the task is inside
-        # its try block and can save the answer as stopped.
-        await started.wait()
+        turn = _Turn(connection, answer, body)
+        self.turn = asyncio.create_task(self._stream(turn))
+        try:
+            # Messages are handled one at a time, so a Stop cannot arrive before the task is
+            # inside its try block and can save the answer as stopped.
+            await turn.started.wait()
+            # Drawing takes milliseconds the model can use: the request goes out first, unless
+            # connecting is slow (then the person's message is not held back for it).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(turn.sent.wait(), _DRAW_AFTER_SENT_AT_MOST)
+            await self._send(
+                (shown() if shown else "")
+                + fragments.notice()
+                + fragments.append_message(answer)
+                + fragments.composer_buttons(busy=True)
+            )
+        finally:
+            turn.drawn.set()
 
-    async def _stream(
-        self, connection: Connection, answer: Message, body: dict[str, Any], started: asyncio.Event
-    ) -> None:
+    async def _stream(self, turn: _Turn) -> None:
+        answer = turn.answer
+
         async def send_pieces(batch: list[Piece]) -> None:
-            await self._send(fragments.pieces(answer, batch))
+            await turn.drawn.wait()  # the answer's elements are on the page
+            for frame in fragments.pieces(answer, batch):
+                await self._send(frame)
 
         outbox = Coalescer(send_pieces, settings.STREAM_COALESCE_SECONDS)
         try:
-            started.set()
+            turn.started.set()
             await generate(
-                answer, body, client=self.client, connection=connection, on_piece=outbox.add
+                answer,
+                turn.body,
+                client=self.client,
+                connection=turn.connection,
+                on_piece=outbox.add,
+                on_end=outbox.close,
+                on_sent=turn.sent.set,
             )
         finally:
+            turn.sent.set()  # it failed before sending, say: nothing to wait for
+            await turn.drawn.wait()
             await outbox.close()
             final = await database_sync_to_async(fragments.replace_message)(answer)
             await self._send(final + fragments.composer_buttons(busy=False))
@@ -129,6 +178,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _conversation(self) -> Conversation | None:
         return await database_sync_to_async(turns.own_conversation)(self.scope["user"], self.pk)
 
-    async def _send(self, html: str) -> None:
+    async def _send(self, frame: str) -> None:
+        """HTML for htmx to swap, or a JSON frame of text (see `fragments.pieces`)."""
         if not self.closed:
-            await self.send(text_data=html)
+            await self.send(text_data=frame)

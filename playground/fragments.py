@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.template.loader import render_to_string
 
 from playground import outputs
@@ -36,8 +38,37 @@ def messages_list(conversation: Conversation) -> str:
     return render_to_string(f"{_PAGE}#messages_list", latest(conversation.path()))
 
 
-def pieces(message: Message, batch: list[Piece]) -> str:
-    return render_to_string(f"{_PAGE}#pieces", {"message": message, "pieces": merge(batch)})
+# Pieces of text appended to an element of the streaming message, by the element's id suffix.
+_TEXT_TARGETS = {
+    "content": "content",
+    "reasoning": "reasoning-text",
+    "candidate": "candidate-{index}-content",
+    "tool_arguments": "call-{index}",
+}
+
+
+def pieces(message: Message, batch: list[Piece]) -> list[str]:
+    """The socket messages for a batch of pieces, in order.
+
+    Text is the bulk of an answer, paid for per chunk: it goes as a small JSON frame,
+    `{"append": [[element id, text], ...]}`, that the page appends as text nodes (so no byte
+    of it is parsed as HTML, and there is no template render here or fragment swap there).
+    A tool call's card and the end of the reasoning are markup: the page's own partial.
+    """
+    frames: list[str] = []
+    appends: list[list[str]] = []
+    for piece in merge(batch):
+        suffix = _TEXT_TARGETS.get(piece.kind)
+        if suffix is not None:
+            appends.append([f"{message.dom_id}-{suffix.format(index=piece.index)}", piece.text])
+            continue
+        if appends:
+            frames.append(json.dumps({"append": appends}, ensure_ascii=False))
+            appends = []
+        frames.append(render_to_string(f"{_PAGE}#pieces", {"message": message, "pieces": [piece]}))
+    if appends:
+        frames.append(json.dumps({"append": appends}, ensure_ascii=False))
+    return frames
 
 
 def retitle(conversation: Conversation) -> str:

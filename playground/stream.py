@@ -62,16 +62,24 @@ async def generate(
     client: upstream.Client,
     connection: Connection,
     on_piece: OnPiece,
+    on_end: Callable[[], Awaitable[None]] | None = None,
+    on_sent: Callable[[], None] | None = None,
 ) -> Message:
     """Stream one answer into `message`, saving it when it ends (and every few seconds before).
 
     A cancelled task (Stop, or a closed tab) saves what arrived, marked stopped, then
     re-raises; an upstream failure saves what arrived, marked failed, with the reason.
+    `on_end` runs as soon as the stream ends, before the Markdown render and the save, so the
+    page can be given the last words first; `on_sent` once the request is on its way.
     """
-    turn = _Turn(message, on_piece, candidates=int(body.get("n") or 1))
+    turn = _Turn(message, on_piece, on_end, candidates=int(body.get("n") or 1))
     try:
         async for event in upstream.stream_chat(
-            body, client=client, base_url=connection.base_url, api_key=connection.api_key
+            body,
+            client=client,
+            base_url=connection.base_url,
+            api_key=connection.api_key,
+            on_sent=on_sent,
         ):
             await turn.apply(event)
     except asyncio.CancelledError:
@@ -88,9 +96,17 @@ async def generate(
 class _Turn:
     """The state of one answer while it streams."""
 
-    def __init__(self, message: Message, on_piece: OnPiece, *, candidates: int = 1) -> None:
+    def __init__(
+        self,
+        message: Message,
+        on_piece: OnPiece,
+        on_end: Callable[[], Awaitable[None]] | None = None,
+        *,
+        candidates: int = 1,
+    ) -> None:
         self.message = message
         self.on_piece = on_piece
+        self.on_end = on_end
         # Every choice, kept apart by index; with n > 1 all of them stream side by side.
         self.choices = outputs.Candidates()
         self.side_by_side = candidates > 1
@@ -177,6 +193,8 @@ class _Turn:
 
     async def finish(self, status: str, *, error: str = "") -> None:
         now = time.monotonic()
+        if self.on_end is not None:
+            await self.on_end()
         if self.reasoning_started is not None and self.reasoning_ended is None:
             self.reasoning_ended = now
         message = self.message

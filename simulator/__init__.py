@@ -47,6 +47,8 @@ Test hooks: put a marker in the text of the LAST user message (several may be co
     A long answer of about 2,000 tokens.
 ``[[sim:tokens=N]]``
     Exactly N content tokens (then an end-of-sequence token, unless max tokens cut it short).
+``[[sim:say=TEXT]]``
+    Answer exactly TEXT (anything but ``]``), three characters a chunk.
 ``[[sim:tool-call]]``
     With ``tools`` and ``tool_choice`` auto, call the first tool. ``required`` or a named
     ``tool_choice`` always call a tool; so does auto when the message plainly asks for one (its

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -102,6 +103,24 @@ async def receive_until(communicator, pattern: str, timeout: float = 10.0) -> li
         if re.search(pattern, fragment):
             return received
 
+
+def appends(frames: list[str]) -> list[tuple[str, str]]:
+    """Every (element id, text) the page appended from the socket's text frames, in order."""
+    return [
+        (target, text)
+        for frame in frames
+        if frame.startswith("{")
+        for target, text in json.loads(frame)["append"]
+    ]
+
+
+def appended_text(frames: list[str], target: str) -> str:
+    """The text the page appended to element `target`, in order, as the browser would see it."""
+    return "".join(text for element, text in appends(frames) if element == target)
+
+
+# A frame appending answer text: the first words have arrived.
+FIRST_WORDS = r'^\{"append": \[\["message-\d+-content"'
 
 # The consumer's final fragment for an answer re-renders the whole message without streaming state.
 ANSWER_DONE = r'id="composer-buttons"[^>]*data-busy="false"'

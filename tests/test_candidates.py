@@ -7,7 +7,7 @@ import re
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.conftest import ANSWER_DONE, open_socket, receive_until
+from tests.conftest import ANSWER_DONE, appends, open_socket, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,10 +21,8 @@ async def test_candidates_stream_side_by_side_and_are_kept_as_versions(
     fragments = await receive_until(socket, ANSWER_DONE)
     await socket.disconnect()
 
-    joined = "".join(fragments)
-    streamed = set(
-        re.findall(r'id="message-\d+-candidate-(\d)-content" hx-swap-oob="beforeend"', joined)
-    )
+    columns = (re.search(r"-candidate-(\d)-content$", target) for target, _ in appends(fragments))
+    streamed = {column[1] for column in columns if column}
     assert streamed == {"0", "1", "2"}
     await conversation.arefresh_from_db()
     path = await sync_to_async(conversation.path)()

@@ -10,20 +10,17 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from playground.models import Message
-from tests.conftest import ANSWER_DONE, MAGISTRAL, open_socket, receive_until
+from tests.conftest import (
+    ANSWER_DONE,
+    FIRST_WORDS,
+    MAGISTRAL,
+    appended_text,
+    appends,
+    open_socket,
+    receive_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-# A fragment that appends answer text: the first words have arrived.
-FIRST_WORDS = r'-content" hx-swap-oob="beforeend">'
-
-
-def appended_text(fragments: list[str], target: str) -> str:
-    """The text the page appended to element `target`, in order, as the browser would see it."""
-    pattern = re.compile(
-        rf'<span id="{re.escape(target)}" hx-swap-oob="beforeend">(.*?)</span>', re.S
-    )
-    return "".join(html.unescape(m) for f in fragments for m in pattern.findall(f))
 
 
 async def messages_of(conversation) -> list[Message]:
@@ -104,12 +101,16 @@ async def test_reasoning_streams_separately_from_the_answer(simulator, user, mak
     assert answer.reasoning and answer.content
     assert appended_text(fragments, f"{answer.dom_id}-reasoning-text") == answer.reasoning
     assert appended_text(fragments, f"{answer.dom_id}-content") == answer.content
-    joined = "".join(fragments)
+
     # Reasoning came first, then the summary that folds it away, then the answer.
-    assert joined.index(f"{answer.dom_id}-reasoning-text") < joined.index("data-collapse-reasoning")
-    assert joined.index("data-collapse-reasoning") < joined.index(
-        f'id="{answer.dom_id}-content" hx-swap-oob'
-    )
+    def first(where) -> int:
+        return next(i for i, frame in enumerate(fragments) if where(frame))
+
+    def appending_to(suffix: str):
+        return lambda frame: any(t == f"{answer.dom_id}-{suffix}" for t, _ in appends([frame]))
+
+    folded = first(lambda frame: "data-collapse-reasoning" in frame)
+    assert first(appending_to("reasoning-text")) < folded < first(appending_to("content"))
     assert answer.reasoning_ms is not None
     # Once stored, the block is rendered collapsed with its duration.
     assert re.search(r'<details id="[^"]+-reasoning" class="reasoning">', fragments[-1])

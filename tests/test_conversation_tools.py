@@ -21,7 +21,7 @@ from playground.models import (
 from playground.options import LLAMACPP, MISTRAL, VLLM
 from playground.stream import build_body
 from playground.upstream.connections import get_connection
-from tests.conftest import ANSWER_DONE, open_socket, receive_until
+from tests.conftest import ANSWER_DONE, appended_text, open_socket, receive_until
 from tests.test_curl import assert_python_posts, connection_for, run
 
 WEATHER_PARAMETERS = {
@@ -460,7 +460,8 @@ async def test_ask_see_the_call_stream_in_submit_the_result_get_the_answer(
     # The card arrives while streaming: its name first, then the arguments in pieces.
     streamed = "".join(fragments)
     assert "Calls <code>get_current_weather</code>" in streamed
-    assert f'id="{answer.dom_id}-call-0" hx-swap-oob="beforeend">' in streamed
+    arguments = appended_text(fragments, f"{answer.dom_id}-call-0")
+    assert json.loads(arguments) == json.loads(made["function"]["arguments"])
     # Finished: the card checked and pretty-printed, and a box for the result.
     assert '<form ws-send class="tool-results">' in fragments[-1]
     assert f'name="result:{made["id"]}"' in fragments[-1]

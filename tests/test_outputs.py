@@ -72,13 +72,6 @@ def test_candidates_render_side_by_side_with_a_way_to_continue_each(make_convers
     assert f'action="/conversations/{conversation.pk}/messages/{second.pk}/show/"' in html
     assert "Continuing with this one" in html and "Continue with this one" in html
 
-    pieces = render_to_string(
-        "playground/outputs.html#candidate_pieces", {"message": first, "pieces": [(1, "<i>")]}
-    )
-    assert pieces == (
-        f'<span id="{first.dom_id}-candidate-1-content" hx-swap-oob="beforeend">&lt;i&gt;</span>'
-    )
-
 
 @pytest.mark.django_db
 def test_token_odds_render_as_focusable_tokens_with_tooltips(make_conversation):

@@ -7,7 +7,7 @@ nothing of Django, Channels or HTML, so a command-line tool can use it unchanged
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -47,17 +47,32 @@ async def list_models(*, client: httpx.AsyncClient, base_url: str, api_key: str)
 
 
 async def stream_chat(
-    body: dict[str, Any], *, client: httpx.AsyncClient, base_url: str, api_key: str
+    body: dict[str, Any],
+    *,
+    client: httpx.AsyncClient,
+    base_url: str,
+    api_key: str,
+    on_sent: Callable[[], None] | None = None,
 ) -> AsyncIterator[Event]:
     """POST a streaming chat completion and yield its events.
 
     Leaving the loop early (or cancelling the task) closes the HTTP connection, which is how
-    the server learns to stop generating.
+    the server learns to stop generating. `on_sent` is called once the whole request is
+    written, before any answer: work that can wait may wait for it.
     """
     url = f"{base_url}/chat/completions"
     headers = _headers(api_key, accept="text/event-stream")
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        # httpcore's trace extension: "http11.send_request_body.complete" (or http2's).
+        if on_sent is not None and event.endswith("send_request_body.complete"):
+            on_sent()
+
+    extensions = {"trace": trace}
     try:
-        async with client.stream("POST", url, json=body, headers=headers) as response:
+        async with client.stream(
+            "POST", url, json=body, headers=headers, extensions=extensions
+        ) as response:
             if response.status_code >= 400:
                 raise _status_error(response.status_code, await response.aread())
             splitters: dict[int, ThinkTagSplitter] = {}

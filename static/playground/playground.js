@@ -52,12 +52,35 @@
   });
 
   // Keep the newest text in view unless the reader scrolled up to read something earlier.
+  // At most once per frame: reading scrollHeight forces a layout, and chunks come faster.
   var stickToBottom = true;
+  var scrollPending = false;
   window.addEventListener("scroll", function () {
     stickToBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
   }, { passive: true });
-  document.addEventListener("htmx:wsAfterMessage", function () {
-    if (stickToBottom) window.scrollTo(0, document.body.scrollHeight);
+  function scrollSoon() {
+    if (scrollPending || !stickToBottom) return;
+    scrollPending = true;
+    requestAnimationFrame(function () {
+      scrollPending = false;
+      window.scrollTo(0, document.body.scrollHeight);
+    });
+  }
+  document.addEventListener("htmx:wsAfterMessage", scrollSoon);
+
+  // The text of a streaming answer comes as {"append": [[element id, text], ...]} (HTML is
+  // swapped by htmx as usual). Appended as text nodes: nothing from the model is parsed as
+  // markup, and there is no fragment to parse and swap per chunk.
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var message = event.detail.message;
+    if (typeof message !== "string" || message.charAt(0) !== "{") return;
+    event.preventDefault();
+    var appends = JSON.parse(message).append || [];
+    for (var i = 0; i < appends.length; i++) {
+      var target = document.getElementById(appends[i][0]);
+      if (target) target.append(appends[i][1]);
+    }
+    scrollSoon();
   });
 
   // The server marks the reasoning summary when the answer starts: fold the reasoning away then.

@@ -142,3 +142,22 @@ def test_stop_keeps_the_partial_answer(logged_in_page, simulator):
     answer = last_answer(page)
     expect(answer).to_contain_text("Stopped")
     expect(answer.locator(".message__content")).to_have_text(partial)
+
+
+def test_model_text_that_looks_like_html_streams_in_as_text(logged_in_page):
+    page = logged_in_page
+    page.evaluate("window.pwned = false")
+    said = "<img src=x onerror=window.pwned=true> and <b>bold</b> & more"
+    box = page.get_by_label("Message", exact=True)
+    box.fill(f"Echo [[sim:say={said}]] [[sim:rate=15]]")
+    box.press("Enter")
+
+    content = last_answer(page).locator(".message__content")
+    # While it streams, the text shows as typed and makes no element of its own.
+    expect(content).to_contain_text("<img src=x")
+    expect(stop_button(page)).to_be_visible()
+    assert content.locator("img, b").count() == 0
+    expect(content).to_contain_text(said)
+    expect(send_button(page)).to_be_enabled()
+    assert content.locator("img").count() == 0
+    assert page.evaluate("window.pwned") is False
