@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,19 @@ from django.utils.functional import cached_property
 from playground import outputs
 from playground.models.messages import Message
 from playground.models.tools import ToolDefinition
+
+
+def _changes_branch(method: Callable) -> Callable:
+    """For methods that change messages or the branch on screen: `path()` reads them again."""
+
+    @functools.wraps(method)
+    def changing(self: Conversation, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.forget_path()
+
+    return changing
 
 
 class Conversation(models.Model):
@@ -49,11 +63,28 @@ class Conversation(models.Model):
         return self.title or "New conversation"
 
     def path(self) -> list[Message]:
-        """The branch on screen, oldest first, each message knowing its versions (one query)."""
-        # Each answer's request body repeats the history before it: loading them all would cost
-        # O(n²) on every page and every Send, and only tool-call cards ever read one.
-        return branch(list(self.messages.defer("request_body")), self.current_id)
+        """The branch on screen, oldest first, each message knowing its versions (one query).
 
+        Kept until this object changes the conversation: a Send reads it several times, and
+        on a long conversation each read costs milliseconds.
+        """
+        memo = self.__dict__.get("_path")
+        if memo is None or memo[0] != self.current_id:
+            # Each answer's request body repeats the history before it: loading them all would
+            # cost O(n²) on every page and every Send, and only tool-call cards ever read one.
+            messages = list(self.messages.defer("request_body"))
+            memo = (self.current_id, branch(messages, self.current_id))
+            self.__dict__["_path"] = memo
+        return list(memo[1])
+
+    def forget_path(self) -> None:
+        self.__dict__.pop("_path", None)
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        self.forget_path()
+        super().refresh_from_db(*args, **kwargs)
+
+    @_changes_branch
     def _append(self, parent_id: int | None, **fields: Any) -> Message:
         message = self.messages.create(parent_id=parent_id, **fields)
         self.current = message
@@ -90,6 +121,7 @@ class Conversation(models.Model):
             request_body=body,
         )
 
+    @_changes_branch
     def show_version(self, message: Message) -> None:
         """Put `message` on screen, followed by the newest messages that came after it."""
         messages = list(self.messages.all())
@@ -147,6 +179,7 @@ class Conversation(models.Model):
         self.save(update_fields=["title", "updated"])
 
     @transaction.atomic
+    @_changes_branch
     def append_branch(self, rows: Iterable[dict[str, Any]]) -> None:
         """Add messages after the current one, each following the last (imports and copies)."""
         parent_id = self.current_id
@@ -191,6 +224,7 @@ class Conversation(models.Model):
         if any(m.status == Message.Status.STREAMING for m in (*messages, *path[-1:])):
             raise EditRefused("An answer is still arriving. Press Stop first, then change it.")
 
+    @_changes_branch
     def add_by_hand(self, **fields: Any) -> Message:
         """A message of any role written by the person, after the last one on screen."""
         self._check_editable()
@@ -201,6 +235,7 @@ class Conversation(models.Model):
             self.save(update_fields=["title"])
         return self._append(self.current_id, **message.copied_fields())
 
+    @_changes_branch
     def edit_by_hand(self, message: Message, **fields: Any) -> None:
         """Change a message in place (its role stays); no new version, no answer."""
         self._check_editable(message)
@@ -211,6 +246,7 @@ class Conversation(models.Model):
         self.save(update_fields=["updated"])
 
     @transaction.atomic
+    @_changes_branch
     def move(self, message: Message, *, up: bool) -> None:
         """Swap a message with its neighbour on the branch on screen, relinking their parents.
 
@@ -238,6 +274,7 @@ class Conversation(models.Model):
         self.save(update_fields=["current", "updated"])
 
     @transaction.atomic
+    @_changes_branch
     def delete_by_hand(self, message: Message) -> None:
         """Delete one message; what followed it now follows the message before it."""
         self._check_editable(message)
