@@ -50,6 +50,7 @@ def export_json(conversation: Conversation) -> dict[str, Any]:
         "connection": connection.slug if connection else "",
         "system_prompt": conversation.system_prompt,
         "options": conversation.options,
+        "variables": conversation.variables,
         "exported": timezone.now().isoformat(timespec="seconds"),
         "tree": tree,
         "current": current,

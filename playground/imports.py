@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from playground import options
+from playground import options, variables
 from playground.exports import FORMAT, NOT_OPTIONS, TREE_NUMBERS, TREE_TEXTS
 from playground.markdown import render_markdown
 from playground.models import (
@@ -71,6 +71,7 @@ class _Plan:
     model: str = ""
     system_prompt: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)  # format 1 and plain bodies
     tree: list[_Node] | None = None  # format 2: every message, by position
     current: int | None = None  # the position of the message on screen in `tree`
@@ -97,6 +98,7 @@ def import_conversation(owner: Any, data: dict[str, Any]) -> Conversation:
         model=plan.model,
         system_prompt=plan.system_prompt,
         options=plan.options,
+        variables=plan.variables,
     )
     if plan.tree is None:
         conversation.append_branch(plan.rows)
@@ -223,6 +225,7 @@ def _read(data: dict[str, Any]) -> _Plan:
         attached = [spec.as_openai() for spec in plan.tools]
         plan.options = _options_from_body(data, target, wire, attached)
     plan.title = _text(hexplay, "title", "hexplay.title")[:200]
+    plan.variables = _variables(hexplay.get("variables", {}))
     return plan
 
 
@@ -582,3 +585,15 @@ def _lookup(data: dict[str, Any], path: str) -> tuple[bool, Any]:
             return False, None
         node = node[part]
     return True, node
+
+
+def _variables(value: Any) -> dict[str, str]:
+    named = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if (
+        not named
+        or variables.posted({f"var-{k}": v for k, v in value.items()}).keys() != value.keys()
+    ):
+        raise ImportRejected(
+            'hexplay.variables must be an object of texts by variable name, like {"city": "Paris"}.'
+        )
+    return dict(value)

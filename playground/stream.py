@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 
-from playground import options, outputs, refusals, upstream
+from playground import options, outputs, refusals, upstream, variables
 from playground.markdown import render_markdown
 from playground.models import Conversation, Message
 from playground.upstream.connections import Connection
@@ -50,7 +50,8 @@ def build_body(
     )
     return {
         "model": conversation.model or connection.default_model,
-        "messages": messages,
+        # The server gets the text with the {{variables}} filled in; the conversation keeps them.
+        "messages": variables.fill_messages(messages, conversation.variables),
         **chosen.body_fields(),
     }
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from playground import options
+from playground import options, variables
 from playground.forms.conversations import ComposerForm, ConversationSettingsForm
 from playground.forms.options import RequestOptionsForm
 from playground.models import Conversation, Message, ToolDefinition, tool_turns_problem
@@ -33,6 +33,15 @@ def apply_settings(conversation: Conversation, data: dict[str, Any]) -> None:
     if fields:
         _apply_fields(conversation, fields)
     _apply_options(conversation, data)
+    apply_variables(conversation, data)
+
+
+def apply_variables(conversation: Conversation, data: Any) -> None:
+    """Keep the values typed in the Variables group (those of names gone too, for their return)."""
+    typed = variables.posted(data)
+    if typed and any(conversation.variables.get(k) != v for k, v in typed.items()):
+        conversation.variables = {**conversation.variables, **typed}
+        conversation.save(update_fields=["variables"])
 
 
 def _apply_options(conversation: Conversation, data: dict[str, Any]) -> None:
@@ -215,6 +224,8 @@ def _refuse_invalid_options(
     )
     if not checked.ok:
         raise TurnRejected(checked.refusal())
+    if unfilled := variables.missing(conversation.variable_names(), conversation.variables):
+        raise TurnRejected(variables.refusal(unfilled))
     if problem := tool_turns_problem(messages):
         raise TurnRejected(f"Nothing was sent. {problem}")
 

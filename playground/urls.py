@@ -23,6 +23,11 @@ urlpatterns = [
     ),
     path("conversations/<int:pk>/send/", conversations.send_message, name="send_message"),
     path(
+        "conversations/<int:pk>/variables/",
+        conversations.conversation_variables,
+        name="conversation_variables",
+    ),
+    path(
         "conversations/<int:pk>/messages/<int:message_pk>/show/",
         conversations.show_version,
         name="show_version",

@@ -15,6 +15,7 @@ from django.utils.functional import cached_property
 from playground import outputs
 from playground.models.messages import Message
 from playground.models.tools import ToolDefinition
+from playground.variables import names_in, texts_of
 
 
 def _changes_branch(method: Callable) -> Callable:
@@ -38,6 +39,8 @@ class Conversation(models.Model):
     connection = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)
+    # The values of its {{variables}} by name, as typed (playground.variables).
+    variables = models.JSONField(default=dict, blank=True)
     options = models.JSONField(default=dict, blank=True)
     # The owner's tools offered to the model with every request (the body's `tools`).
     tools = models.ManyToManyField("ToolDefinition", blank=True, related_name="conversations")
@@ -140,6 +143,11 @@ class Conversation(models.Model):
         wire.extend(m.as_wire() for m in self.history())
         return wire
 
+    def variable_names(self, typing: str = "") -> list[str]:
+        """The {{variables}} written in the system prompt, the branch on screen and `typing`."""
+        texts = texts_of(self.upstream_messages())
+        return names_in([*texts, typing])
+
     # ---- Tools offered to the model ----
 
     def tool_specs(self) -> list[dict[str, Any]]:
@@ -197,6 +205,7 @@ class Conversation(models.Model):
             connection=self.connection,
             model=self.model,
             system_prompt=self.system_prompt,
+            variables=self.variables,
             options=self.options,
         )
         new_ids: dict[int | None, int | None] = {None: None}

@@ -4,8 +4,11 @@ import json
 from typing import Any
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from playground.stream import format_seconds
+from playground.variables import VARIABLE
 
 register = template.Library()
 
@@ -25,3 +28,16 @@ def rate(value: float | None) -> str:
 def pretty_json(value: Any) -> str:
     """Indented JSON for a textarea; empty for nothing. Escaped like any other text."""
     return "" if value in (None, "", [], {}) else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@register.filter
+def mark_variables(text: str) -> SafeString:
+    """The text escaped, each {{variable}} in a <mark> so the template shows what Send fills."""
+    parts, last = [], 0
+    for match in VARIABLE.finditer(text or ""):
+        parts.append(escape(text[last : match.start()]))
+        written = escape(match.group(0))
+        parts.append(written if match.group(1) else f'<mark class="variable">{written}</mark>')
+        last = match.end()
+    parts.append(escape((text or "")[last:]))
+    return mark_safe("".join(parts))

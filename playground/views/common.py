@@ -30,6 +30,16 @@ def own_tool(request: HttpRequest, pk: int) -> ToolDefinition:
     return get_object_or_404(ToolDefinition, pk=pk, owner=request.user)
 
 
+def variables_context(conversation: Conversation, typing: str = "") -> dict:
+    """The Variables group: one field per {{name}} written so far, with its saved value."""
+    names = conversation.variable_names(typing)
+    return {
+        "conversation": conversation,
+        "variables": [(name, conversation.variables.get(name, "")) for name in names],
+        "variables_shown": ",".join(names),
+    }
+
+
 def download(text: str, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, filename)

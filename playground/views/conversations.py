@@ -21,7 +21,7 @@ from playground.upstream.connections import (
     listed_models,
     model_for,
 )
-from playground.views.common import PAGE, own_conversation
+from playground.views.common import PAGE, own_conversation, variables_context
 from playground.views.history import sidebar
 from playground.views.options import options_context
 
@@ -82,6 +82,7 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     context = (
         _settings_context(conversation)
         | options_context(conversation)
+        | variables_context(conversation)
         | {
             **(
                 {"messages": conversation.path(), "earlier": 0}
@@ -183,3 +184,14 @@ async def send_message(request: HttpRequest, pk: int) -> HttpResponse:
     ) as client:
         await generate(message, body, client=client, connection=connection, on_piece=ignore)
     return redirect(conversation)
+
+
+@require_POST
+@login_required
+def conversation_variables(request: HttpRequest, pk: int) -> HttpResponse:
+    """Autosave of the Variables group's values, as typed."""
+    conversation = own_conversation(request, pk)
+    turns.apply_variables(conversation, request.POST)
+    if not request.headers.get("HX-Request"):
+        return redirect(conversation)
+    return HttpResponse("Saved.")

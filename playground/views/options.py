@@ -12,7 +12,7 @@ from playground.forms.options import RequestOptionsForm
 from playground.models import Conversation, ToolDefinition, tool_turns_problem
 from playground.stream import build_body
 from playground.upstream.connections import get_connection
-from playground.views.common import own_conversation
+from playground.views.common import own_conversation, variables_context
 
 _OPTIONS = "playground/options.html"
 _CODE_TABS = [("curl", "cURL"), ("python", "Python"), ("javascript", "JavaScript")]
@@ -104,4 +104,9 @@ def request_preview(request: HttpRequest, pk: int) -> HttpResponse:
         conversation, typing=request.GET.get("message", ""), tab=request.GET.get("tab", "")
     )
     context["stale_panel"] = request.GET.get("shown_target", context["target"]) != context["target"]
+    # A {{variable}} written or removed: the Variables group is drawn again (only then, so the
+    # value being typed in it is not swapped away).
+    found = variables_context(conversation, request.GET.get("message", ""))
+    if found["variables_shown"] != request.GET.get("variables_shown", found["variables_shown"]):
+        context |= found | {"variables_changed": True}
     return render(request, f"{_OPTIONS}#code_view_refresh", context)
