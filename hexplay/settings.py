@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "channels",
     "template_partials",
     "playground",
+    "workbench",
 ]
 
 MIDDLEWARE = [

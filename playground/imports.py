@@ -87,6 +87,13 @@ class _Node:
     candidate_of: int | None = None
 
 
+def check(data: dict[str, Any]) -> None:
+    """Raise ImportRejected when `data` could not be imported; store nothing."""
+    if not isinstance(data, dict):
+        raise ImportRejected("The JSON must be an object with a messages list.")
+    _read(data)
+
+
 @transaction.atomic
 def import_conversation(owner: Any, data: dict[str, Any]) -> Conversation:
     """A new conversation of `owner`'s from an exported or plain request body; all or nothing."""

@@ -1,0 +1,1 @@
+"""The workbench's views, one module per capability; urls.py maps them."""
