@@ -65,12 +65,20 @@ class Snippets:
     javascript: str
 
 
-def snippets(body: dict[str, Any], *, target: str, base_url: str, with_key: bool) -> Snippets:
+def snippets(
+    body: dict[str, Any], *, target: str, base_url: str, with_key: bool, literal_url: bool = False
+) -> Snippets:
+    """The request in three languages. With `literal_url` (any server but HexGrid's) they name
+    its base URL, so a copied command runs as it is; otherwise `$MISTRAL_BASE_URL`, as in
+    HexGrid's docs."""
+    url = _public(base_url) if literal_url else None
     return Snippets(
-        setup=setup(body, target=target, base_url=base_url, with_key=with_key),
-        curl=curl_command(body, target=target, with_key=with_key),
-        python=python(body, target=target, with_key=with_key),
-        javascript=javascript_fetch(body, target=target, with_key=with_key),
+        setup=setup(
+            body, target=target, base_url=base_url, with_key=with_key, literal_url=literal_url
+        ),
+        curl=curl_command(body, target=target, with_key=with_key, base_url=url),
+        python=python(body, target=target, with_key=with_key, base_url=url),
+        javascript=javascript_fetch(body, target=target, with_key=with_key, base_url=url),
     )
 
 
@@ -95,8 +103,10 @@ def _public(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def setup(body: dict[str, Any], *, target: str, base_url: str, with_key: bool) -> str:
-    lines = [f"export {BASE_URL_VARIABLE}={shell_quote(_public(base_url))}"]
+def setup(
+    body: dict[str, Any], *, target: str, base_url: str, with_key: bool, literal_url: bool = False
+) -> str:
+    lines = [] if literal_url else [f"export {BASE_URL_VARIABLE}={shell_quote(_public(base_url))}"]
     if with_key:
         lines.append(f"# and your key: export {key_variable(target)}='…' (HexPlay never shows it)")
     requirement = MISTRAL_REQUIREMENT if uses_mistral_sdk(body, target) else OPENAI_REQUIREMENT
@@ -108,10 +118,17 @@ def pretty_json(body: Any) -> str:
     return json.dumps(body, indent=2, ensure_ascii=False)
 
 
-def curl_command(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+def curl_command(
+    body: dict[str, Any], *, target: str, with_key: bool, base_url: str | None = None
+) -> str:
     """The cURL command in the style of HexGrid's docs; its JSON is exactly `body`."""
     streaming = "-N " if body.get("stream") else ""
-    lines = [f'curl {streaming}-X POST "${BASE_URL_VARIABLE}/chat/completions"']
+    url = (
+        shell_quote(f"{base_url}/chat/completions")
+        if base_url
+        else f'"${BASE_URL_VARIABLE}/chat/completions"'
+    )
+    lines = [f"curl {streaming}-X POST {url}"]
     if with_key:
         lines.append(f'-H "Authorization: Bearer ${key_variable(target)}"')
     lines.append('-H "Content-Type: application/json"')
@@ -191,11 +208,17 @@ OPENAI_SDK_FIELDS = frozenset(
 )
 
 
-def python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+def _python_url(base_url: str | None) -> str:
+    return json.dumps(base_url) if base_url else f'os.environ["{BASE_URL_VARIABLE}"]'
+
+
+def python(
+    body: dict[str, Any], *, target: str, with_key: bool, base_url: str | None = None
+) -> str:
     """The Python for the target's own SDK, where it can send every field of the body."""
     if uses_mistral_sdk(body, target):
-        return mistral_python(body, target=target, with_key=with_key)
-    source = openai_python(body, target=target, with_key=with_key)
+        return mistral_python(body, target=target, with_key=with_key, base_url=base_url)
+    source = openai_python(body, target=target, with_key=with_key, base_url=base_url)
     if target != options.MISTRAL:
         return source
     others = ", ".join(sorted(set(body) - MISTRAL_SDK_FIELDS))
@@ -205,7 +228,9 @@ def python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
     )
 
 
-def openai_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+def openai_python(
+    body: dict[str, Any], *, target: str, with_key: bool, base_url: str | None = None
+) -> str:
     """The openai SDK's call; fields it does not name go in extra_body, as vLLM's docs say."""
     arguments = {k: v for k, v in body.items() if k in OPENAI_SDK_FIELDS}
     extra = {k: v for k, v in body.items() if k not in OPENAI_SDK_FIELDS}
@@ -219,7 +244,7 @@ def openai_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
         "",
         "from openai import OpenAI",
         "",
-        f'client = OpenAI(base_url=os.environ["{BASE_URL_VARIABLE}"], api_key={key})',
+        f"client = OpenAI(base_url={_python_url(base_url)}, api_key={key})",
         f"{result} = client.chat.completions.create(",
         _arguments(arguments, 4),
         ")",
@@ -236,7 +261,9 @@ def openai_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
     return "\n".join(lines)
 
 
-def mistral_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+def mistral_python(
+    body: dict[str, Any], *, target: str, with_key: bool, base_url: str | None = None
+) -> str:
     """The mistralai SDK's call, as in Mistral's reference: chat.stream or chat.complete."""
     streaming = bool(body.get("stream"))
     arguments = {k: v for k, v in body.items() if k != "stream"}
@@ -247,7 +274,7 @@ def mistral_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
         "from mistralai.client import Mistral",
         "",
         "# The SDK adds /v1 itself.",
-        f'server_url = os.environ["{BASE_URL_VARIABLE}"].removesuffix("/v1")',
+        f'server_url = {_python_url(base_url)}.removesuffix("/v1")',
         f"with Mistral(api_key={key}, server_url=server_url) as mistral:",
         f"    res = mistral.chat.{'stream' if streaming else 'complete'}(",
         _arguments(arguments, 8),
@@ -269,7 +296,15 @@ def mistral_python(body: dict[str, Any], *, target: str, with_key: bool) -> str:
 # --- JavaScript --------------------------------------------------------------------------------
 
 
-def javascript_fetch(body: dict[str, Any], *, target: str, with_key: bool) -> str:
+def _javascript_url(base_url: str | None) -> str:
+    if base_url:
+        return json.dumps(f"{base_url}/chat/completions")
+    return f"`${{process.env.{BASE_URL_VARIABLE}}}/chat/completions`"
+
+
+def javascript_fetch(
+    body: dict[str, Any], *, target: str, with_key: bool, base_url: str | None = None
+) -> str:
     """A Node 18+ ES module (request.mjs) posting `body` with fetch and printing the answer."""
     headers = ['    "Content-Type": "application/json",']
     if with_key:
@@ -278,7 +313,7 @@ def javascript_fetch(body: dict[str, Any], *, target: str, with_key: bool) -> st
     payload = pretty_json(body).replace("\n", "\n  ")
     lines = [
         "// Node 18 or later: save as request.mjs and run `node request.mjs`.",
-        f"const response = await fetch(`${{process.env.{BASE_URL_VARIABLE}}}/chat/completions`, {{",
+        f"const response = await fetch({_javascript_url(base_url)}, {{",
         '  method: "POST",',
         "  headers: {",
         *headers,

@@ -294,3 +294,27 @@ def test_vllm_extras_go_in_extra_body_and_openai_fields_are_named(simulator, con
     source = curl.openai_python(body, target=options.VLLM, with_key=True)
     assert "    temperature=0.5,\n" in source
     assert 'extra_body={\n        "top_k": 40,\n    },' in source
+
+
+def test_a_server_other_than_hexgrid_is_named_by_its_url_so_the_command_runs_as_copied(
+    simulator, conversation, tmp_path
+):
+    connection = connection_for(simulator, options.VLLM)
+    body = body_for(conversation, connection, {"temperature": "0.5"})
+    hexgrid = curl.snippets(body, target=options.VLLM, base_url=simulator.base_url, with_key=True)
+    assert '"$MISTRAL_BASE_URL/chat/completions"' in hexgrid.curl
+    assert hexgrid.setup.startswith("export MISTRAL_BASE_URL=")
+
+    own = curl.snippets(
+        body, target=options.VLLM, base_url=simulator.base_url, with_key=False, literal_url=True
+    )
+    assert "MISTRAL_BASE_URL" not in own.curl + own.python + own.javascript + own.setup
+    # Run with nothing in the environment: each posts the body to the simulator.
+    for command in (
+        ["bash", "-c", own.curl],
+        [sys.executable, "-c", own.python],
+    ):
+        simulator.requests.clear()
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert last_body(simulator) == body

@@ -593,7 +593,8 @@ def test_the_page_shows_every_option_with_its_api_name_and_the_request_as_curl(
         if option.shown and option.typed:
             assert f'id="id_opt-{option.key}"' in page, option.key
     assert "Mirostat" not in page and "Safe prompt" not in page  # other targets' options
-    assert "curl -N -X POST &quot;$MISTRAL_BASE_URL/chat/completions&quot;" in page
+    # Not HexGrid's connection: the command names the simulator's own URL, to run as it is.
+    assert f"curl -N -X POST &#x27;{simulator.base_url}/chat/completions&#x27;" in page
     assert "&quot;temperature&quot;: 0.3" in page
 
 

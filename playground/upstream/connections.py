@@ -11,6 +11,9 @@ from django.conf import settings
 from playground import upstream
 from playground.models import Dialect, UpstreamConnection
 
+# The connection of HexGrid's docs, whose base URL the code view names as $MISTRAL_BASE_URL.
+HEXGRID = "hexgrid"
+
 
 @dataclass(frozen=True)
 class Connection:
@@ -33,7 +36,7 @@ def _builtin() -> list[Connection]:
     if settings.MISTRAL_BASE_URL:
         found.append(
             Connection(
-                slug="hexgrid",
+                slug=HEXGRID,
                 name="HexGrid",
                 base_url=settings.MISTRAL_BASE_URL,
                 api_key=settings.HEXGRID_API_KEY,

@@ -11,7 +11,7 @@ from playground import curl, options, turns
 from playground.forms.options import RequestOptionsForm
 from playground.models import Conversation, ToolDefinition, tool_turns_problem
 from playground.stream import build_body
-from playground.upstream.connections import get_connection
+from playground.upstream.connections import HEXGRID, get_connection
 from playground.views.common import own_conversation, variables_context
 
 _OPTIONS = "playground/options.html"
@@ -51,7 +51,11 @@ def options_context(conversation: Conversation, *, typing: str = "", tab: str = 
     if connection is not None:
         body = build_body(conversation, connection, typing=typing)
         code = curl.snippets(
-            body, target=target, base_url=connection.base_url, with_key=bool(connection.api_key)
+            body,
+            target=target,
+            base_url=connection.base_url,
+            with_key=bool(connection.api_key),
+            literal_url=connection.slug != HEXGRID,
         )
         context["code"] = code
         context["code_tabs"] = [(key, title, getattr(code, key)) for key, title in _CODE_TABS]
