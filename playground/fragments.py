@@ -35,7 +35,8 @@ def replace_message(message: Message) -> str:
 
 def messages_list(conversation: Conversation) -> str:
     """The whole branch on screen, after an edit changed what follows."""
-    return render_to_string(f"{_PAGE}#messages_list", latest(conversation.path()))
+    context = {"conversation": conversation} | latest(conversation.path())
+    return render_to_string(f"{_PAGE}#messages_list", context)
 
 
 # Pieces of text appended to an element of the streaming message, by the element's id suffix.
@@ -51,23 +52,26 @@ def pieces(message: Message, batch: list[Piece]) -> list[str]:
     """The socket messages for a batch of pieces, in order.
 
     Text is the bulk of an answer, paid for per chunk: it goes as a small JSON frame,
-    `{"append": [[element id, text], ...]}`, that the page appends as text nodes (so no byte
-    of it is parsed as HTML, and there is no template render here or fragment swap there).
+    `{"append": [[element id, text], ...], "n": deltas}`, that the page appends as text nodes
+    (so no byte of it is parsed as HTML, and there is no template render here or fragment
+    swap there).
     A tool call's card and the end of the reasoning are markup: the page's own partial.
     """
     frames: list[str] = []
     appends: list[list[str]] = []
+    # How many deltas the frame holds, for the page's tokens-per-second while it streams.
+    counted = sum(piece.kind in _TEXT_TARGETS for piece in batch)
     for piece in merge(batch):
         suffix = _TEXT_TARGETS.get(piece.kind)
         if suffix is not None:
             appends.append([f"{message.dom_id}-{suffix.format(index=piece.index)}", piece.text])
             continue
         if appends:
-            frames.append(json.dumps({"append": appends}, ensure_ascii=False))
-            appends = []
+            frames.append(json.dumps({"append": appends, "n": counted}, ensure_ascii=False))
+            appends, counted = [], 0
         frames.append(render_to_string(f"{_PAGE}#pieces", {"message": message, "pieces": [piece]}))
     if appends:
-        frames.append(json.dumps({"append": appends}, ensure_ascii=False))
+        frames.append(json.dumps({"append": appends, "n": counted}, ensure_ascii=False))
     return frames
 
 

@@ -22,6 +22,7 @@ urlpatterns = [
         name="conversation_settings",
     ),
     path("conversations/<int:pk>/send/", conversations.send_message, name="send_message"),
+    path("conversations/<int:pk>/starter/", conversations.use_starter, name="use_starter"),
     path(
         "conversations/<int:pk>/variables/",
         conversations.conversation_variables,

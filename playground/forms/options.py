@@ -121,6 +121,7 @@ class RequestOptionsForm(forms.Form):
                     option.api_name(self.target),
                     self._bound(option.key),
                     self.schema_editor if option.key == self.SCHEMA else None,
+                    _slider(option, self.target),
                 )
                 for option in options.options_for(self.target)
                 if option.group == group.key and option.shown
@@ -161,6 +162,24 @@ class PanelItem:
     api_name: str
     field: forms.BoundField | None
     editor: ParametersEditor | None = None  # drawn instead of the field's own box
+    slider: tuple[str, str, str] | None = None  # min, max, step of a slider beside the box
+
+
+# A slider only where a small range makes one useful (not for max tokens or a seed).
+_SLIDER_SPAN = 10
+
+
+def _slider(option: options.Option, target: str) -> tuple[str, str, str] | None:
+    """Continuous options (temperature, top_p, penalties…) get a slider within the target's
+    limits, kept in step with the number box by playground.js."""
+    if option.kind != "number":
+        return None
+    low, high = option.range_for(target)
+    low = option.above if low is None else low
+    if low is None or high is None or high - low > _SLIDER_SPAN:
+        return None
+    step = "0.01" if high - low <= 4 else "0.1"
+    return (f"{low:g}", f"{high:g}", step)
 
 
 def _option_field(option: options.Option, target: str) -> forms.Field:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
@@ -10,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from playground import turns, upstream
+from playground import starters, turns, upstream
 from playground.models import Conversation, latest
 from playground.stream import generate
 from playground.upstream.connections import (
@@ -23,7 +25,7 @@ from playground.upstream.connections import (
 )
 from playground.views.common import PAGE, own_conversation, variables_context
 from playground.views.history import sidebar
-from playground.views.options import options_context
+from playground.views.options import options_context, target_of
 
 
 def _new_conversation_for(user) -> Conversation:
@@ -94,6 +96,9 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
             # Without JavaScript the editor of one message is opened by reloading with ?hand=id.
             "hand_open": turns.as_int(request.GET.get("hand")),
             "socket_path": f"/ws/conversations/{conversation.pk}/",
+            # A starter's message, ready to send (or change) in the composer.
+            "draft": request.GET.get("draft", "")[:2000],
+            "starters": starters.for_target(target_of(conversation)),
             "busy": False,
         }
     )
@@ -137,7 +142,8 @@ def show_version(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse
     conversation.show_version(message)
     if not request.headers.get("HX-Request"):
         return redirect(conversation)
-    return render(request, f"{PAGE}#messages_list", latest(conversation.path()))
+    context = {"conversation": conversation} | latest(conversation.path())
+    return render(request, f"{PAGE}#messages_list", context)
 
 
 @require_GET
@@ -195,3 +201,19 @@ def conversation_variables(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.headers.get("HX-Request"):
         return redirect(conversation)
     return HttpResponse("Saved.")
+
+
+@require_POST
+@login_required
+def use_starter(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set an empty conversation up as a starter, its message waiting in the composer."""
+    conversation = own_conversation(request, pk)
+    starter = starters.BY_KEY.get(request.POST.get("starter", ""))
+    if starter is None:
+        raise Http404("No such starter")
+    try:
+        starters.apply(conversation, starter)
+    except starters.StarterRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(conversation)
+    return redirect(f"{conversation.get_absolute_url()}?{urlencode({'draft': starter.message})}")

@@ -17,7 +17,8 @@ from playground.views.options import target_of
 def _messages_changed(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     if not request.headers.get("HX-Request"):
         return redirect(conversation)
-    return render(request, f"{PAGE}#messages_list", latest(conversation.path()))
+    context = {"conversation": conversation} | latest(conversation.path())
+    return render(request, f"{PAGE}#messages_list", context)
 
 
 def _refused(

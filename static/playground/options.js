@@ -1,4 +1,4 @@
-// The code view's tabs and Copy buttons, and aria-invalid kept in step with the error lines.
+// The code view's tabs, and aria-invalid kept in step with the error lines.
 (function () {
   "use strict";
 
@@ -15,31 +15,9 @@
     if (field) field.value = tab.dataset.tab;
   }
 
-  function copy(button) {
-    var text = document.getElementById(button.dataset.copy).textContent;
-    var done = function () {
-      button.dataset.label = button.dataset.label || button.textContent;
-      button.textContent = "Copied";
-      setTimeout(function () { button.textContent = button.dataset.label; }, 1500);
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done);
-      return;
-    }
-    // Plain http on another host has no clipboard API: select the text and copy the old way.
-    var range = document.createRange();
-    range.selectNodeContents(document.getElementById(button.dataset.copy));
-    var selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-    if (document.execCommand("copy")) done();
-  }
-
   document.addEventListener("click", function (event) {
     var tab = event.target.closest(".code-view [role=tab]");
     if (tab) selectTab(tab);
-    var button = event.target.closest("[data-copy]");
-    if (button) copy(button);
   });
 
   // Arrow keys move between the tabs, as a tablist does.
