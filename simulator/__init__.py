@@ -25,7 +25,8 @@ sentence saying the simulator cannot follow it.
 Every chat request is recorded (``Simulator.requests``); another process can read the log
 with ``GET /_simulator/requests``, clear it with ``DELETE /_simulator/requests``, and change
 the pacing with ``POST /_simulator/config {"chunks_per_second": 20, "first_token_delay": 0.5}``.
-A streamed answer's record notes when each piece of text went into the socket: ``writes``,
+Every record notes when the request had been read, ``received`` (``time.time()``), and a
+streamed answer's record when each piece of text went into the socket: ``writes``,
 ``(time.time(), text)`` for every frame that carries content or reasoning, in the order written.
 
 Test hooks: put a marker in the text of the LAST user message (several may be combined).

@@ -36,6 +36,9 @@ class RecordedRequest:
     chunks_sent: int = 0
     completed: bool = False
     disconnected: bool = False
+    # time.time() once the request line, headers and body had been read: wall-clock, like
+    # `writes`, so the benchmark can tell how long a request took to get here.
+    received: float = field(default_factory=time.time)
     # Streamed answers: (time.time() just after the frame went into the socket, its text) for
     # each frame that carries content or reasoning, in the order written (choices interleaved).
     # Wall-clock time, so that another process (the benchmark) can compare it with its own.
@@ -287,13 +290,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self) -> None:
         simulator = self.server.simulator
         raw = self._read_body()
+        received = time.time()
         headers = {name.lower(): value for name, value in self.headers.items()}
         # The record gets a parse of its own: validation fills in defaults such as tool_choice.
         try:
             body = json.loads(raw) if raw else None
         except (ValueError, UnicodeDecodeError):
             body = None
-        record = RecordedRequest(path=self.path, headers=headers, body=body)
+        record = RecordedRequest(path=self.path, headers=headers, body=body, received=received)
         simulator._record(record)
         if simulator.api_key and headers.get("authorization") != f"Bearer {simulator.api_key}":
             self._send_json(401, {"error": "Unauthorized"}, record)

@@ -94,20 +94,22 @@ def test_the_log_counts_chunks_and_wait_for_times_out(client, sim):
         sim.wait_for(lambda r: r.disconnected, timeout=0.05)
 
 
-def test_a_streamed_answer_records_when_each_piece_of_text_went_out(client, sim):
+def test_a_streamed_answer_records_when_it_arrived_and_each_piece_of_text_went_out(client, sim):
     started = time.time()
     events = stream(client, model=MAGISTRAL, max_tokens=40)
     finished = time.time()
-    writes = sim.requests[-1].writes
+    record = sim.requests[-1]
+    writes = record.writes
     # Reasoning, then content, then the last piece riding on the finish chunk (cut by length).
     assert finishes(events)[0]["finish_reason"] == "length" and len(writes) == 40
     streamed = "".join(deltas(events, "reasoning")) + content_of(events)
     assert "".join(text for _, text in writes) == streamed
     times = [moment for moment, _ in writes]
-    assert times == sorted(times) and started <= times[0] <= times[-1] <= finished
+    assert times == sorted(times) and started <= record.received <= times[0] <= finished
     with httpx.Client(base_url=sim.base_url.removesuffix("/v1")) as admin:
-        logged = admin.get("/_simulator/requests").json()[-1]["writes"]
-    assert logged == [[moment, text] for moment, text in writes]
+        logged = admin.get("/_simulator/requests").json()[-1]
+    assert logged["writes"] == [[moment, text] for moment, text in writes]
+    assert logged["received"] == record.received
 
     # Only what was written: hidden reasoning is not, nor an answer sent whole.
     events = stream(client, model=MAGISTRAL, include_reasoning=False)
