@@ -8,7 +8,6 @@ delay is "text at the client" minus "text into the simulator's socket" without a
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import re
 import time
@@ -28,9 +27,9 @@ FULL = "[[sim:tokens=1677]]"
 LEVELS = (1, 10, 50)  # conversations at once
 TURN_TIMEOUT = 60.0  # no single answer may take longer
 
-# The protocol the page speaks: a content delta is an out-of-band append to the message's
-# content element; the answer is over when the composer is no longer busy.
-DELTA = re.compile(r'<span id="message-\d+-content" hx-swap-oob="beforeend">(.*?)</span>', re.S)
+# The protocol the page speaks: text comes as JSON frames {"append": [[element id, text], …]}
+# (playground.fragments.pieces); the answer is over when the composer is no longer busy.
+CONTENT = re.compile(r"message-\d+-content")
 ANSWER_DONE = re.compile(r'id="composer-buttons"[^>]*data-busy="false"')
 
 
@@ -78,7 +77,11 @@ async def socket_turn(socket: ClientConnection, hooks: str) -> Turn:
             assert isinstance(message, str)
             turn.messages += 1
             turn.wire_bytes += _frame_bytes(len(message.encode()))
-            found = [html.unescape(piece) for piece in DELTA.findall(message)]
+            found = [
+                text
+                for target, text in (json.loads(message)["append"] if message[:1] == "{" else [])
+                if CONTENT.fullmatch(target)
+            ]
             if found:
                 pieces.extend(found)
                 length += sum(js_length(piece) for piece in found)
