@@ -130,7 +130,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         _env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hexplay.sqlite3'}"),
-        conn_max_age=0,
+        # Kept open between requests and websocket messages: each Send's trip to the database
+        # thread would otherwise open a connection (and run SQLite's PRAGMAs) again.
+        conn_max_age=_env_int("DATABASE_CONN_MAX_AGE", 600),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

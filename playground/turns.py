@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
 
 from playground import options, variables
 from playground.forms.conversations import ComposerForm, ConversationSettingsForm
@@ -159,6 +160,7 @@ def as_int(value: Any) -> int | None:
 Prepared = tuple[Connection, Message, dict[str, Any]]
 
 
+@transaction.atomic  # one commit for the message, the settings and the empty answer
 def send_and_prepare(
     conversation: Conversation, data: dict[str, Any]
 ) -> tuple[Message | None, Prepared | TurnRejected]:
