@@ -52,3 +52,28 @@ def site_environment(var_dir: Path, simulator_url: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     return env
+
+
+# Debian's chromium, headless; without the background-networking flags it floods the closed
+# network with refused connections.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate what we started, by its PID; kill it if it does not go."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)

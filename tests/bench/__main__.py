@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import browser, server
-from tests.bench.processes import ROOT, SimulatorLog, start_daphne, start_simulator, stop
+from tests.bench.processes import ROOT, SimulatorLog, start_daphne, start_simulator
 from tests.bench.report import table
 from tests.bench.site import Site, prepare_database, stored_page
-from tests.servers import site_environment
+from tests.servers import site_environment, stop_process
 
 CONVERSATIONS = 150  # every measured answer starts a fresh one
 
@@ -51,8 +51,8 @@ def main() -> None:
         log = SimulatorLog(sim_port)
         figures["server"] = asyncio.run(asyncio.wait_for(server.run(site, log), timeout=300))
         figures["browser"] = browser.run(site, log)
-        stop(daphne)  # the stored page is timed in this process, with the CPUs to itself
-        stop(simulator)
+        stop_process(daphne)  # the stored page is timed in this process, with the CPUs to itself
+        stop_process(simulator)
         figures["stored_page"] = stored_page()
     except BaseException:
         if log_file.exists():
@@ -61,7 +61,7 @@ def main() -> None:
     finally:
         for process in (daphne, simulator):
             if process is not None:
-                stop(process)
+                stop_process(process)
         shutil.rmtree(var_dir, ignore_errors=True)
     figures["seconds"] = time.monotonic() - started
     figures["cpus"] = os.cpu_count()

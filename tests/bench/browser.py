@@ -21,16 +21,8 @@ from simulator import REASONING_MODELS
 from tests.bench.processes import SimulatorLog, cpu_seconds, prompt, tag_of
 from tests.bench.site import PASSWORD, USERNAME, Site
 from tests.bench.timing import Seen, Timed, js_length, p50, p99, timed
+from tests.servers import CHROMIUM_ARGS
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RUNS = {  # answers of each page per figure, alternating which page goes first
     "short": (10, "[[sim:tokens=5]]"),
     "paced": (5, "[[sim:tokens=400]] [[sim:rate=100]]"),

@@ -49,16 +49,6 @@ def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]
     return process, port
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc (clock ticks, usually 10 ms)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -17,22 +17,18 @@ from pathlib import Path
 import pytest
 
 from simulator import Simulator
-from tests.servers import free_port, site_environment, wait_for_port
+from tests.servers import (
+    CHROMIUM_ARGS,
+    free_port,
+    site_environment,
+    stop_process,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 USERNAME = "ada"
 PASSWORD = "correct horse battery"
 STAFF = "grace"  # staff, for the admin; same password
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @dataclass(frozen=True)
@@ -77,16 +73,6 @@ def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]
         stop_process(process)
         raise
     return process, port
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 @pytest.fixture(scope="session")
