@@ -62,33 +62,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
             return
+        action = content.get("action") or "send"
+        answering = self.turn is not None and not self.turn.done()
+        if action == "send" and not content.get("edit") and not answering:
+            await self._send_message(content)
+            return
         conversation = await self._conversation()
         if conversation is None:  # deleted, or no longer theirs, since the socket opened
             await self.close()
             return
-        action = content.get("action") or "send"
         if action == "stop":
             if self.turn is not None:
                 self.turn.cancel()
             return
-        if self.turn is not None and not self.turn.done():
+        if answering:
             await self._send(fragments.notice("An answer is still arriving. Press Stop first."))
-            return
-        if action == "send" and not content.get("edit"):
-            # The common case in one trip to the database thread, which every connection shares.
-            try:
-                message, prepared = await database_sync_to_async(turns.send_and_prepare)(
-                    conversation, content
-                )
-            except turns.TurnRejected as exc:
-                await self._send(fragments.notice(str(exc)))
-                return
-
-            def shown() -> str:
-                asked = fragments.append_message(message) if message else ""
-                return asked + fragments.retitle(conversation)
-
-            await self._answer(prepared, shown)
             return
         if action == "send":
             try:
@@ -115,6 +103,32 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except turns.TurnRejected as exc:
             prepared = exc
         await self._answer(prepared)
+
+    async def _send_message(self, content: dict[str, Any]) -> None:
+        """The common case, in one trip to the database thread (which every connection shares):
+        the ownership check, the person's message saved, the request prepared."""
+
+        def own_send_and_prepare() -> tuple[Conversation, Message | None, Any] | None:
+            conversation = turns.own_conversation(self.scope["user"], self.pk)
+            if conversation is None:
+                return None
+            return conversation, *turns.send_and_prepare(conversation, content)
+
+        try:
+            sent = await database_sync_to_async(own_send_and_prepare)()
+        except turns.TurnRejected as exc:
+            await self._send(fragments.notice(str(exc)))
+            return
+        if sent is None:  # deleted, or no longer theirs, since the socket opened
+            await self.close()
+            return
+        conversation, message, prepared = sent
+
+        def shown() -> str:
+            asked = fragments.append_message(message) if message else ""
+            return asked + fragments.retitle(conversation)
+
+        await self._answer(prepared, shown)
 
     async def _answer(
         self,

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from playground import options, variables
 from playground.forms.conversations import ComposerForm, ConversationSettingsForm
-from playground.forms.options import RequestOptionsForm
+from playground.forms.options import posted_texts
 from playground.models import Conversation, Message, ToolDefinition, tool_turns_problem
 from playground.stream import build_body
 from playground.upstream.connections import Connection, get_connection
@@ -51,9 +51,10 @@ def _apply_options(conversation: Conversation, data: dict[str, Any]) -> None:
     # A panel drawn for another connection's fields would store them under the wrong rules.
     if data.get("shown_target") != target:
         return
-    typed = RequestOptionsForm(data, target=target).texts()
-    if typed:
-        conversation.options = options.update(conversation.options, typed, target)
+    typed = posted_texts(data, target)
+    updated = options.update(conversation.options, typed, target) if typed else None
+    if updated is not None and updated != conversation.options:  # a Send usually changes none
+        conversation.options = updated
         conversation.save(update_fields=["options"])
     attach_ticked_tools(conversation, data)
 
@@ -85,12 +86,14 @@ def attach_ticked_tools(conversation: Conversation, data: Any) -> bool:
 
 
 def _apply_fields(conversation: Conversation, fields: dict[str, Any]) -> None:
-    merged = {
+    saved = {
         "connection": conversation.connection,
         "model": conversation.model,
         "system_prompt": conversation.system_prompt,
-        **fields,
     }
+    merged = {**saved, **fields}
+    if merged == saved:  # what the autosave stored already: nothing to check or write
+        return
     form = ConversationSettingsForm(merged, instance=conversation)
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]

@@ -82,14 +82,7 @@ class RequestOptionsForm(forms.Form):
         The schema comes from its editor's rows while they are the side being edited, so an
         autosave never waits for, or races, the redraw of the JSON box.
         """
-        posted = {name: self.add_prefix(name) for name in self.fields}
-        texts = {name: self.data[field] for name, field in posted.items() if field in self.data}
-        if self.data.get("schema_place") == ANSWER_SCHEMA.key and self.SCHEMA in self.fields:
-            editor = self.schema_editor
-            texts[self.SCHEMA] = editor.json_text
-            if editor.example_inserted and not texts.get("json_schema_name", "").strip():
-                texts["json_schema_name"] = ANSWER_SCHEMA.example_name
-        return texts
+        return posted_texts(self.data, self.target, self.schema_editor)
 
     @cached_property
     def schema_editor(self) -> ParametersEditor:
@@ -154,6 +147,20 @@ class RequestOptionsForm(forms.Form):
             )
             rules.append(f"{item} {{ display: none; }}\n{shown} {{ display: block; }}")
         return "\n".join(rules)
+
+
+def posted_texts(data: Any, target: str, editor: ParametersEditor | None = None) -> dict[str, str]:
+    """`RequestOptionsForm.texts()` without building the panel's fields, as a Send needs it."""
+    typed = [option.key for option in options.options_for(target) if option.typed]
+    texts = {
+        key: data[f"{OPTIONS_PREFIX}-{key}"] for key in typed if f"{OPTIONS_PREFIX}-{key}" in data
+    }
+    if data.get("schema_place") == ANSWER_SCHEMA.key and RequestOptionsForm.SCHEMA in typed:
+        editor = editor or ParametersEditor.from_post(data)
+        texts[RequestOptionsForm.SCHEMA] = editor.json_text
+        if editor.example_inserted and not texts.get("json_schema_name", "").strip():
+            texts["json_schema_name"] = ANSWER_SCHEMA.example_name
+    return texts
 
 
 @dataclass(frozen=True)
