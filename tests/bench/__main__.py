@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import browser, server
-from tests.bench.processes import ROOT, SimulatorLog, start_daphne, start_simulator
+from tests.bench.processes import ROOT, SimulatorLog, start_simulator
 from tests.bench.report import table
 from tests.bench.site import Site, prepare_database, stored_page
-from tests.servers import site_environment, stop_process
+from tests.servers import serve_daphne, site_environment, stop_process
 
 CONVERSATIONS = 150  # every measured answer starts a fresh one
 
@@ -46,7 +46,7 @@ def main() -> None:
             os.environ.pop(name, None)
         sys.path.insert(0, str(ROOT))
         cookie, conversations = prepare_database(CONVERSATIONS)
-        daphne, port = start_daphne(env, log_file)
+        daphne, port = serve_daphne(env, log_file)
         site = Site(port, daphne.pid, sim_port, cookie, conversations)
         log = SimulatorLog(sim_port)
         figures["server"] = asyncio.run(asyncio.wait_for(server.run(site, log), timeout=300))

@@ -33,22 +33,6 @@ def start_simulator(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["hexplay.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    wait_for_port(port, process, "daphne", details=log.read_text)
-    return process, port
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc (clock ticks, usually 10 ms)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

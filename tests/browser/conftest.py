@@ -19,10 +19,9 @@ import pytest
 from simulator import Simulator
 from tests.servers import (
     CHROMIUM_ARGS,
-    free_port,
+    serve_daphne,
     site_environment,
     stop_process,
-    wait_for_port,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +39,7 @@ class LiveServer:
 
 
 def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
-    """Migrate, add the user, and serve hexplay.asgi with daphne on a free loopback port."""
+    """Migrate, add the users, and serve hexplay.asgi with daphne on a free loopback port."""
     setup = (
         "from django.core.management import call_command\n"
         "from django.contrib.auth import get_user_model\n"
@@ -56,23 +55,7 @@ def start_daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]
         capture_output=True,
         timeout=60,
     )
-    port = free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["hexplay.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, process, "daphne", timeout=20.0, details=log.read_text)
-    except BaseException:
-        stop_process(process)
-        raise
-    return process, port
+    return serve_daphne(env, log)
 
 
 @pytest.fixture(scope="session")
