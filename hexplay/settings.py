@@ -197,6 +197,9 @@ UPSTREAM_CONNECT_TIMEOUT = _env_float("UPSTREAM_CONNECT_TIMEOUT", 10.0, minimum=
 # longest silence we accept between two chunks, not the length of the answer.
 UPSTREAM_READ_TIMEOUT = _env_float("UPSTREAM_READ_TIMEOUT", 300.0, minimum=0.1)
 MODELS_CACHE_SECONDS = _env_float("MODELS_CACHE_SECONDS", 60.0)
+# The token count asks the server as the person types: a slow tokenizer makes it "unknown",
+# never holds up typing or sending.
+TOKENIZE_TIMEOUT = _env_float("TOKENIZE_TIMEOUT", 2.0, minimum=0.1)
 # A long stream is saved every few seconds so a crash loses at most that much.
 STREAM_CHECKPOINT_SECONDS = _env_float("STREAM_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
 # Deltas arriving faster than this are sent to the page together.

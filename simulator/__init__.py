@@ -7,7 +7,11 @@ Pure standard library, so tests, management commands and benchmarks can import i
     sim.wait_for(lambda r: r.completed)
     sim.stop()
 
-What it does like vLLM: ``GET /v1/models``; ``POST /v1/chat/completions`` with vLLM's
+What it does like vLLM: ``GET /v1/models``; ``POST /tokenize`` at the root (``count``,
+``max_model_len``, ``tokens``, ``token_strs`` with ``return_token_strs``: the prompt laid out
+as Mistral's template does, ``<s>[SYSTEM_PROMPT]…[/SYSTEM_PROMPT][AVAILABLE_TOOLS]…
+[/AVAILABLE_TOOLS][INST]…[/INST]``, a word with the space before it one token, the same count
+as the answers' ``usage.prompt_tokens``); ``POST /v1/chat/completions`` with vLLM's
 request checks, status codes and error JSON; non-streaming bodies with vLLM's null fields;
 SSE chunks in vLLM's exact shapes (role chunk, deltas, per-choice finish chunk with
 ``stop_reason``, optional usage chunk with empty ``choices``, ``data: [DONE]``);
@@ -61,8 +65,9 @@ Test hooks: put a marker in the text of the LAST user message (several may be co
 
 Modules, by role: ``server`` (the Simulator, its request log, the HTTP handler and its pacing),
 ``checks`` and ``errors`` (vLLM's request checks and error JSON), ``plan`` (one answer, planned
-before it is written), ``text``, ``tools``, ``structured``, ``regex`` and ``grammar`` (what the
-answer says), ``responses`` (its JSON bodies and SSE chunks), ``catalog`` (the models served).
+before it is written), ``prompt`` (the prompt a request becomes, and its tokens), ``text``,
+``tools``, ``structured``, ``regex`` and ``grammar`` (what the answer says), ``responses`` (its
+JSON bodies, SSE chunks and /tokenize answers), ``catalog`` (the models served).
 """
 
 from simulator.catalog import MAX_MODEL_LEN, MODELS, REASONING_MODELS

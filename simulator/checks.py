@@ -7,8 +7,15 @@ import math
 import re
 from typing import Any
 
-from simulator.catalog import MAX_N, MAX_STOP_STRINGS, SAMPLING_EPS
-from simulator.errors import Repr, field_error, serving_error, validation_error, validator_error
+from simulator.catalog import MAX_N, MAX_STOP_STRINGS, MODELS, SAMPLING_EPS
+from simulator.errors import (
+    ApiError,
+    Repr,
+    field_error,
+    serving_error,
+    validation_error,
+    validator_error,
+)
 
 # plan.plan_answer makes these checks in the order vLLM makes them: the request model's
 # "before" validators (the last defined runs first), its field types, the model name, the Mistral
@@ -42,6 +49,16 @@ def parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
         msg = "Input should be a valid dictionary or object to extract fields from"
         raise validation_error([field_error("model_attributes_type", "body", msg, body)])
     return body
+
+
+def served_model(body: dict[str, Any]) -> str:
+    """The model asked for (the first one served when none is named), or vLLM's 404."""
+    model = body.get("model")
+    if model is None:
+        return MODELS[0]
+    if model not in MODELS:
+        raise ApiError(404, f"The model `{model}` does not exist.", "NotFoundError", "model")
+    return model
 
 
 def check_request_model(body: dict[str, Any]) -> None:

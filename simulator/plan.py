@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.catalog import MAX_LOGPROBS, MAX_MODEL_LEN, MODELS, REASONING_MODELS, SAMPLING_EPS
-from simulator.checks import check_fields, check_rendering, check_request_model, check_sampling
+from simulator.checks import (
+    check_fields,
+    check_rendering,
+    check_request_model,
+    check_sampling,
+    served_model,
+)
 from simulator.errors import ApiError, serving_error
+from simulator.prompt import prompt_pieces
 from simulator.structured import structured_text
 from simulator.text import (
     FALLBACK_WORDS,
@@ -80,17 +87,17 @@ def plan_answer(body: dict[str, Any], headers: dict[str, str]) -> Plan:
     check_request_model(body)
     values = check_fields(body)
 
-    model = body.get("model")
-    if model is None:
-        model = MODELS[0]
-    if model not in MODELS:
-        raise ApiError(404, f"The model `{model}` does not exist.", "NotFoundError", "model")
+    model = served_model(body)
 
     messages = body["messages"]
     check_rendering(body, messages)
-    prompt_tokens = sum(
-        len(text_of(m.get("content")).split()) + len(text_of(m.get("reasoning")).split())
-        for m in messages
+    # The same count /tokenize gives for these messages and tools, control tokens included.
+    prompt_tokens = len(
+        prompt_pieces(
+            messages,
+            body.get("tools"),
+            continue_final_message=bool(body.get("continue_final_message")),
+        )
     )
 
     if values["max_completion_tokens"] is not None:

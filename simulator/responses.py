@@ -8,8 +8,10 @@ import time
 from typing import Any
 
 from simulator.catalog import MAX_MODEL_LEN, MODELS, SYSTEM_FINGERPRINT
-from simulator.errors import status_error
+from simulator.checks import check_rendering, served_model
+from simulator.errors import field_error, status_error, validation_error, validator_error
 from simulator.plan import Plan
+from simulator.prompt import prompt_pieces, token_id, words
 
 
 def dumps(value: Any) -> str:
@@ -281,4 +283,39 @@ def models_body() -> dict[str, Any]:
             }
             for model in MODELS
         ],
+    }
+
+
+def tokenize_body(body: dict[str, Any]) -> dict[str, Any]:
+    """vLLM's `POST /tokenize` answer: a chat (`messages`, `tools`) or a plain `prompt`.
+
+    The chat is laid out and counted exactly as a chat completion's usage counts its prompt.
+    """
+    if not isinstance(body.get("messages"), list) and not isinstance(body.get("prompt"), str):
+        raise validation_error(
+            [field_error("missing", "body.messages", "Field required", body)], "messages"
+        )
+    if body.get("continue_final_message") and body.get("add_generation_prompt"):
+        raise validator_error(
+            body, "Cannot set both `continue_final_message` and `add_generation_prompt` to True."
+        )
+    served_model(body)
+    if isinstance(body.get("messages"), list):
+        # Chat requests default to add_generation_prompt true; checked as a chat request is.
+        checked = {"add_generation_prompt": True, **body}
+        check_rendering(checked, body["messages"])
+        pieces = prompt_pieces(
+            body["messages"],
+            body.get("tools"),
+            continue_final_message=bool(body.get("continue_final_message")),
+        )
+    else:
+        pieces = words(body["prompt"])
+        if body.get("add_special_tokens", True):
+            pieces.insert(0, "<s>")
+    return {
+        "count": len(pieces),
+        "max_model_len": MAX_MODEL_LEN,
+        "tokens": [token_id(piece) for piece in pieces],
+        "token_strs": pieces if body.get("return_token_strs") else None,
     }

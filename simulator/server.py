@@ -16,7 +16,14 @@ from typing import Any
 from simulator.checks import parse_body
 from simulator.errors import ApiError, status_error
 from simulator.plan import Plan, plan_answer
-from simulator.responses import FIRST, completion_body, dumps, models_body, stream_frames
+from simulator.responses import (
+    FIRST,
+    completion_body,
+    dumps,
+    models_body,
+    stream_frames,
+    tokenize_body,
+)
 
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
@@ -210,6 +217,8 @@ class _Handler(BaseHTTPRequestHandler):
         route = self.route
         if route == "/v1/chat/completions":
             self._chat()
+        elif route == "/tokenize":
+            self._tokenize()
         elif route == "/_simulator/config":
             self._update_config()
         else:
@@ -322,6 +331,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(plan, record, include_reasoning)
         else:
             self._answer(plan, record, include_reasoning)
+
+    def _tokenize(self) -> None:
+        # At the server root, as in vLLM, whose --api-key guards only the /v1 routes. Not
+        # recorded: the log holds chat requests, and a page counts tokens as the person types.
+        raw = self._read_body()
+        try:
+            body = parse_body(self.headers.get("content-type", ""), raw)
+            answer = tokenize_body(body)
+        except ApiError as error:
+            self._send_json(error.status, error.payload())
+            return
+        self._send_json(200, answer)
 
     def _rates(self, plan: Plan) -> tuple[float, float]:
         """Chunks per second and first-token delay: the request's hooks, else the simulator's."""

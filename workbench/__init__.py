@@ -1,0 +1,1 @@
+"""The workbench: prompt work beside the chat (saved prompts and versions, the token count)."""

@@ -2,9 +2,11 @@
 
 from django.urls import path
 
-from workbench.views import prompts
+from workbench.views import prompts, tokens
 
 urlpatterns = [
+    # The next request's size, counted by the server's tokenizer
+    path("conversations/<int:pk>/tokens/", tokens.token_count, name="token_count"),
     # Saved prompts and their versions
     path("conversations/<int:pk>/save-prompt/", prompts.save_prompt, name="save_prompt"),
     path("prompts/", prompts.prompt_list, name="prompt_list"),

@@ -4,7 +4,16 @@ configure, and the local llama.cpp process. `client` is the only module that imp
 The client's public names are re-exported here, so callers write `upstream.stream_chat(...)`.
 """
 
-from playground.upstream.client import Client, list_models, new_client, stream_chat
+from playground.upstream.client import (
+    Client,
+    apply_template,
+    list_models,
+    new_client,
+    server_props,
+    server_root,
+    stream_chat,
+    tokenize,
+)
 from playground.upstream.events import (
     ContentDelta,
     Event,
@@ -31,7 +40,11 @@ __all__ = [
     "ToolCallDelta",
     "UpstreamError",
     "Usage",
+    "apply_template",
     "list_models",
     "new_client",
+    "server_props",
+    "server_root",
     "stream_chat",
+    "tokenize",
 ]

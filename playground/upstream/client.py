@@ -46,6 +46,62 @@ async def list_models(*, client: httpx.AsyncClient, base_url: str, api_key: str)
         raise UpstreamError("The server's list of models was not in the expected format") from exc
 
 
+def server_root(base_url: str) -> str:
+    """Where a server's own routes live (/tokenize, /props): its base URL without /v1."""
+    base = base_url.rstrip("/")
+    return base.removesuffix("/v1")
+
+
+async def _post_json(
+    url: str, body: dict[str, Any], *, client: httpx.AsyncClient, api_key: str
+) -> dict[str, Any]:
+    try:
+        response = await client.post(url, json=body, headers=_headers(api_key))
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, url) from exc
+    return _json_object(response)
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 400:
+        raise _status_error(response.status_code, response.content)
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise UpstreamError("The server's answer was not in the expected format")
+    return data
+
+
+async def tokenize(
+    body: dict[str, Any], *, client: httpx.AsyncClient, base_url: str, api_key: str
+) -> dict[str, Any]:
+    """POST `{root}/tokenize` (vLLM: `messages`…; llama.cpp: `content`) and return its JSON."""
+    return await _post_json(
+        f"{server_root(base_url)}/tokenize", body, client=client, api_key=api_key
+    )
+
+
+async def apply_template(
+    body: dict[str, Any], *, client: httpx.AsyncClient, base_url: str, api_key: str
+) -> dict[str, Any]:
+    """llama.cpp's `POST {root}/apply-template`: the chat as the prompt text it becomes."""
+    return await _post_json(
+        f"{server_root(base_url)}/apply-template", body, client=client, api_key=api_key
+    )
+
+
+async def server_props(*, client: httpx.AsyncClient, base_url: str, api_key: str) -> dict[str, Any]:
+    """llama.cpp's `GET {root}/props`: its settings, the context size among them."""
+    url = f"{server_root(base_url)}/props"
+    try:
+        response = await client.get(url, headers=_headers(api_key))
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, url) from exc
+    return _json_object(response)
+
+
 async def stream_chat(
     body: dict[str, Any],
     *,
