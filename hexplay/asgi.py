@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP goes to Django, websockets to the playground's consumers."""
+"""ASGI entry point: HTTP goes to Django, websockets to the consumers of the chat and of runs."""
 
 import os
 
@@ -13,7 +13,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from playground.routing import websocket_urlpatterns  # noqa: E402
+from evals.routing import websocket_urlpatterns as run_sockets  # noqa: E402
+from playground.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -21,7 +22,7 @@ application = ProtocolTypeRouter(
         # offline and `make run` needs no web server in front.
         "http": ASGIStaticFilesHandler(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(URLRouter(chat_sockets + run_sockets))
         ),
     }
 )

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "template_partials",
     "playground",
     "workbench",
+    "evals",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +201,8 @@ MODELS_CACHE_SECONDS = _env_float("MODELS_CACHE_SECONDS", 60.0)
 # The token count asks the server as the person types: a slow tokenizer makes it "unknown",
 # never holds up typing or sending.
 TOKENIZE_TIMEOUT = _env_float("TOKENIZE_TIMEOUT", 2.0, minimum=0.1)
+# Rows of a test run sent at once by default (each run can say otherwise, up to 16).
+EVAL_CONCURRENCY = min(_env_int("EVAL_CONCURRENCY", 4, minimum=1), 16)
 # A long stream is saved every few seconds so a crash loses at most that much.
 STREAM_CHECKPOINT_SECONDS = _env_float("STREAM_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
 # Deltas arriving faster than this are sent to the page together.

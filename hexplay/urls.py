@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("playground.urls")),
     path("", include("workbench.urls")),
+    path("", include("evals.urls")),
 ]

@@ -44,16 +44,37 @@ def build_body(
     messages = conversation.upstream_messages()
     if typing.strip():
         messages.append({"role": "user", "content": typing.strip()})
-    target = options.target_of(connection.dialect)
-    chosen = options.evaluate(
-        conversation.options, target, messages=messages, tools=conversation.tool_specs()
+    body, _ = request_body(
+        messages,
+        conversation.options,
+        conversation.tool_specs(),
+        conversation.variables,
+        model=conversation.model,
+        connection=connection,
     )
-    return {
-        "model": conversation.model or connection.default_model,
-        # The server gets the text with the {{variables}} filled in; the conversation keeps them.
-        "messages": variables.fill_messages(messages, conversation.variables),
+    return body
+
+
+def request_body(
+    messages: list[dict[str, Any]],
+    stored_options: dict[str, Any],
+    tools: list[dict[str, Any]],
+    values: dict[str, str],
+    *,
+    model: str,
+    connection: Connection,
+) -> tuple[dict[str, Any], options.Evaluation]:
+    """A chat request from its parts (a conversation's, or a saved prompt's for a test run),
+    and the options' evaluation, whose errors say why it should not be sent."""
+    target = options.target_of(connection.dialect)
+    chosen = options.evaluate(stored_options, target, messages=messages, tools=tools)
+    body = {
+        "model": model or connection.default_model,
+        # The server gets the text with the {{variables}} filled in; the messages keep them.
+        "messages": variables.fill_messages(messages, values),
         **chosen.body_fields(),
     }
+    return body, chosen
 
 
 async def generate(

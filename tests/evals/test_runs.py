@@ -1,0 +1,216 @@
+"""Runs against the simulator: every row answered and checked, several at a time, Stop,
+a failing row among others, Retry of only the failed rows, and the page's websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from evals import runner
+from evals.models import Run, RunRow
+from hexplay.asgi import application
+from tests.conftest import session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@sync_to_async
+def new_run(prompt, **options) -> Run:
+    version = prompt.versions.get(number=1)
+    return runner.create_run(prompt, version, connection_slug="simulator", model="", **options)
+
+
+@sync_to_async
+def rows_of(run: Run) -> list[RunRow]:
+    return list(run.rows.all())
+
+
+async def run_to_the_end(run: Run) -> list[RunRow]:
+    runner.start(run.pk)
+    await runner.wait(run.pk)
+    await run.arefresh_from_db()
+    return await rows_of(run)
+
+
+async def test_every_row_is_answered_and_checked(simulator, make_prompt, rows, check):
+    prompt = await sync_to_async(make_prompt)("Answer {{text}}")
+    await sync_to_async(rows)(
+        prompt,
+        {"text": "[[sim:say=Paris]]"},
+        {"text": "[[sim:say=Lyon]]"},
+        {"text": "[[sim:say={}]]"},
+    )
+    await sync_to_async(check)(prompt, "contains", "Paris")
+    await sync_to_async(check)(prompt, "valid_json")
+
+    answered = await run_to_the_end(await new_run(prompt))
+
+    assert [row.answer for row in answered] == ["Paris", "Lyon", "{}"]
+    assert [row.status for row in answered] == ["done"] * 3
+    assert [[r["passed"] for r in row.results] for row in answered] == [
+        [True, False],
+        [False, False],
+        [False, True],
+    ]
+    assert answered[1].results[0]["why"] == "“Paris” is not in the answer"
+    # The request sent is stored, with the row's value filled in.
+    sent = [r.body["messages"][-1]["content"] for r in simulator.requests]
+    assert sorted(sent) == sorted(row.request["messages"][-1]["content"] for row in answered)
+    assert answered[0].request["messages"][-1]["content"] == "Answer [[sim:say=Paris]]"
+    assert all(row.first_token_ms is not None and row.completion_tokens for row in answered)
+    assert answered[0].finish_reason == "stop"
+    assert (await Run.objects.aget(pk=answered[0].run_id)).status == "done"
+
+
+async def test_rows_go_several_at_a_time_but_no_more(simulator, make_prompt, rows):
+    simulator.chunks_per_second = 50
+    prompt = await sync_to_async(make_prompt)("Say {{text}} [[sim:tokens=10]]")
+    await sync_to_async(rows)(prompt, *({"text": str(i)} for i in range(6)))
+
+    await run_to_the_end(await new_run(prompt, concurrency=2))
+
+    # Each request is received while at most one other is streaming.
+    spans = sorted((r.received, r.writes[-1][0]) for r in simulator.requests)
+    for i, (start, _) in enumerate(spans):
+        under_way = sum(1 for s, end in spans[:i] if end > start)
+        assert under_way <= 1
+    assert len(spans) == 6
+
+
+async def test_a_failing_row_shows_its_error_and_the_others_go_on(simulator, make_prompt, rows):
+    prompt = await sync_to_async(make_prompt)("{{text}}")
+    await sync_to_async(rows)(
+        prompt,
+        {"text": "[[sim:say=one]]"},
+        {"text": "[[sim:status=503]]"},
+        {"text": "[[sim:say=three]]"},
+    )
+
+    answered = await run_to_the_end(await new_run(prompt))
+
+    assert [row.status for row in answered] == ["done", "failed", "done"]
+    assert "The model's server" in answered[1].error and "503" in answered[1].error
+
+
+async def test_retry_sends_only_the_rows_that_failed(simulator, make_prompt, rows):
+    prompt = await sync_to_async(make_prompt)("{{text}}")
+    await sync_to_async(rows)(prompt, {"text": "[[sim:say=one]]"}, {"text": "[[sim:status=503]]"})
+    run = await new_run(prompt)
+    await run_to_the_end(run)
+    # A retry sends the stored request again; here the server has got better since.
+    failed = await RunRow.objects.aget(run=run, position=1)
+    failed.request["messages"][-1]["content"] = "[[sim:say=two]]"
+    await failed.asave()
+    simulator.requests.clear()
+
+    assert await sync_to_async(runner.rows_to_retry)(run) == 1
+    answered = await run_to_the_end(run)
+
+    assert [r.body["messages"][-1]["content"] for r in simulator.requests] == ["[[sim:say=two]]"]
+    assert [row.answer for row in answered] == ["one", "two"]
+    assert run.status == "done"
+
+
+async def test_stop_closes_every_request_and_marks_the_rest_stopped(simulator, make_prompt, rows):
+    simulator.chunks_per_second = 20
+    prompt = await sync_to_async(make_prompt)("{{text}} [[sim:long]]")
+    await sync_to_async(rows)(prompt, *({"text": str(i)} for i in range(5)))
+    run = await new_run(prompt, concurrency=2)
+    runner.start(run.pk)
+    await asyncio.to_thread(simulator.wait_for, lambda r: r.chunks_sent > 3)
+
+    assert await runner.stop(run.pk)
+
+    for _ in range(100):  # the simulator notices a closed socket at its next write
+        if all(r.disconnected for r in simulator.requests):
+            break
+        await asyncio.sleep(0.05)
+    stopped = await rows_of(run)
+    await run.arefresh_from_db()
+    assert run.status == "stopped"
+    assert [row.status for row in stopped] == ["stopped"] * 5
+    assert len(simulator.requests) == 2
+    assert all(r.disconnected and not r.completed for r in simulator.requests)
+    # What had arrived is kept.
+    assert stopped[0].answer or stopped[1].answer
+    assert not runner.is_running(run.pk)
+
+
+async def test_repeats_ask_again_with_their_own_seeds(simulator, make_prompt, rows):
+    prompt = await sync_to_async(make_prompt)("Tell me about {{text}}")
+    await sync_to_async(rows)(prompt, {"text": "tides"})
+
+    answered = await run_to_the_end(await new_run(prompt, repeat=3))
+
+    assert [row.request["seed"] for row in answered] == [1, 2, 3]
+    assert len({row.answer for row in answered}) == 3
+
+
+async def test_a_row_without_a_value_is_not_sent(simulator, make_prompt, rows):
+    prompt = await sync_to_async(make_prompt)("{{text}}")
+    await sync_to_async(rows)(prompt, {"text": ""}, {"text": "[[sim:say=ok]]"})
+
+    answered = await run_to_the_end(await new_run(prompt))
+
+    assert answered[0].status == "failed"
+    assert answered[0].error == "This row has no value for text."
+    assert len(simulator.requests) == 1
+
+
+async def test_the_runs_page_is_sent_the_text_then_the_finished_row(
+    simulator, make_prompt, rows, user
+):
+    simulator.chunks_per_second = 40
+    prompt = await sync_to_async(make_prompt)("{{text}}")
+    await sync_to_async(rows)(prompt, {"text": "[[sim:say=Bonjour le monde]]"})
+    run = await new_run(prompt)
+    socket = WebsocketCommunicator(
+        application,
+        f"/ws/runs/{run.pk}/",
+        headers=[
+            (b"cookie", await sync_to_async(session_cookie)(user)),
+            (b"origin", b"http://localhost"),
+        ],
+    )
+    connected, _ = await socket.connect()
+    assert connected
+
+    runner.start(run.pk)
+    await runner.wait(run.pk)
+    frames = []
+    while not await socket.receive_nothing(timeout=0.2):
+        frames.append(await socket.receive_from())
+    await socket.disconnect()
+
+    row = (await rows_of(run))[0]
+    appended = "".join(
+        text
+        for f in frames
+        if f.startswith("{")
+        for element, text in json.loads(f)["append"]
+        if element == f"row-{row.pk}-text"
+    )
+    assert appended == "Bonjour le monde"
+    assert f'id="run-row-{row.pk}"' in frames[0] and "Streaming" in frames[0]
+    last = frames[-1]
+    assert 'id="run-live"' in last and "1 of 1 done" in last
+
+
+async def test_another_persons_run_socket_is_refused(simulator, make_prompt, rows, other_user):
+    prompt = await sync_to_async(make_prompt)("{{text}}")
+    await sync_to_async(rows)(prompt, {"text": "x"})
+    run = await new_run(prompt)
+    socket = WebsocketCommunicator(
+        application,
+        f"/ws/runs/{run.pk}/",
+        headers=[
+            (b"cookie", await sync_to_async(session_cookie)(other_user)),
+            (b"origin", b"http://localhost"),
+        ],
+    )
+    connected, _ = await socket.connect()
+    assert not connected
