@@ -314,7 +314,8 @@ def _chosen_runs(request: HttpRequest, ids: list[str]) -> list[Run]:
     }
     if len(found) != len(set(wanted)):
         raise Http404("No such run")
-    return [found[i] for i in dict.fromkeys(wanted)]
+    # Oldest first: the word diff's "first run" is the earlier one.
+    return sorted(found.values(), key=lambda run: run.pk)
 
 
 @require_GET
@@ -360,7 +361,7 @@ def shared_run(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def shared_compare(request: HttpRequest) -> HttpResponse:
     tokens = request.GET.getlist("t")[:MAX_COMPARED]
-    runs = [_shared_run(token) for token in tokens if token]
+    runs = sorted((_shared_run(token) for token in tokens if token), key=lambda run: run.pk)
     if len(runs) < 2:
         raise Http404("Nothing to compare")
     different = request.GET.get("different") == "1"

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench import browser, server
+from tests.bench import browser, runs, server
 from tests.bench.processes import ROOT, SimulatorLog, start_simulator
 from tests.bench.report import table
 from tests.bench.site import Site, prepare_database, stored_page
@@ -46,11 +46,13 @@ def main() -> None:
             os.environ.pop(name, None)
         sys.path.insert(0, str(ROOT))
         cookie, conversations = prepare_database(CONVERSATIONS)
+        prompt_pk = runs.prepare_prompt()
         daphne, port = serve_daphne(env, log_file)
         site = Site(port, daphne.pid, sim_port, cookie, conversations)
         log = SimulatorLog(sim_port)
         figures["server"] = asyncio.run(asyncio.wait_for(server.run(site, log), timeout=300))
         figures["browser"] = browser.run(site, log)
+        figures["runs"] = runs.run(site, prompt_pk)
         stop_process(daphne)  # the stored page is timed in this process, with the CPUs to itself
         stop_process(simulator)
         figures["stored_page"] = stored_page()
@@ -67,6 +69,7 @@ def main() -> None:
     figures["cpus"] = os.cpu_count()
 
     print(table(figures))
+    print("\n" + runs.report(figures["runs"]))
     b = figures["browser"]
     print(
         f"\nOne clock: the page's clock minus time.time() measured "
