@@ -40,3 +40,17 @@ def test_a_variable_gets_a_box_refuses_send_until_filled_and_is_sent_filled(
     page.reload()
     expect(question.locator("mark.variable")).to_have_text("{{ city }}")
     expect(page.get_by_label("city", exact=True)).to_have_value("Lisbon")
+
+
+def test_typing_right_after_a_setting_still_updates_the_code_view_and_variables(
+    logged_in_page,
+):
+    # The setting's autosave redraws the code view while the typing's refresh is still
+    # waiting out its delay: that refresh must not be lost with the redraw.
+    page = logged_in_page
+    page.get_by_label("System prompt").fill("Reply briefly.")
+    page.get_by_label("Message", exact=True).fill("Where is {{city}}?")
+
+    expect(page.get_by_label("city", exact=True)).to_be_visible()
+    expect(page.locator("#code-view")).to_contain_text("Where is {{city}}?")
+    expect(page.locator("#code-view")).to_contain_text("Reply briefly.")
