@@ -5,8 +5,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from evals.models import Run
-from evals.runner import group_of
+from evals import runner
 
 
 class RunConsumer(AsyncWebsocketConsumer):
@@ -14,12 +13,21 @@ class RunConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         pk = self.scope["url_route"]["kwargs"]["pk"]
-        if not await self._owns(pk):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
             await self.close()  # before accept: the handshake is refused, nothing leaks
             return
-        self.group = group_of(pk)
+        # In the group before the snapshot is read: nothing can fall between the two.
+        self.group = runner.group_of(pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        snapshot = await database_sync_to_async(runner.snapshot)(pk, user)
+        if snapshot is None:  # not this person's run
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = ""
+            await self.close()
+            return
         await self.accept()
+        await self.send(text_data=snapshot)
 
     async def disconnect(self, code: int) -> None:
         if self.group:
@@ -30,10 +38,3 @@ class RunConsumer(AsyncWebsocketConsumer):
 
     async def run_frame(self, event: dict[str, str]) -> None:
         await self.send(text_data=event["text"])
-
-    @database_sync_to_async
-    def _owns(self, pk: int) -> bool:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            return False
-        return Run.objects.filter(pk=pk, owner=user).exists()

@@ -303,6 +303,17 @@ def _end_run(run: Run, status: str) -> str:
     return render_to_string("evals/run.html#run_live", {"run": run, **progress_of(run)})
 
 
+def snapshot(run_id: int, owner: Any) -> str | None:
+    """What a page that has just connected may have missed since it was drawn: the progress and
+    every row that has ended (out of band). None: no such run of `owner`'s."""
+    run = Run.objects.filter(pk=run_id, owner=owner).select_related("version", "prompt").first()
+    if run is None:
+        return None
+    ended = run.rows.exclude(status__in=[RunRow.Status.WAITING, RunRow.Status.RUNNING])
+    context = {"run": run, "rows": ended, **progress_of(run)}
+    return render_to_string("evals/run.html#snapshot", context)
+
+
 def progress_of(run: Run) -> dict[str, Any]:
     """What the progress line and the retry button say."""
     rows = list(run.rows.values_list("status", "results"))

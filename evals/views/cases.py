@@ -71,7 +71,8 @@ def _table(
 ) -> HttpResponse:
     """After a change: the table over htmx, else the page again."""
     if request.headers.get("HX-Request"):
-        return render(request, f"{_PAGE}#table", table_context(prompt, **extra), status=status)
+        context = table_context(prompt, oob=True, **extra)
+        return render(request, f"{_PAGE}#table", context, status=status)
     if extra.get("table_error"):
         messages.error(request, str(extra["table_error"]))
     return redirect(reverse("test_cases", args=[prompt.pk]) + "#cases")

@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,6 +26,13 @@ from workbench.prompts import compare_texts
 _RUN = "evals/run.html"
 _COMPARE = "evals/compare.html"
 MAX_COMPARED = 4
+
+
+def _go(request: HttpRequest, to: Any) -> HttpResponse:
+    """A redirect; over htmx (a form in a fragment the socket drew), htmx's full-page one."""
+    if request.headers.get("HX-Request"):
+        return HttpResponse(headers={"HX-Redirect": resolve_url(to)})
+    return redirect(to)
 
 
 def _own_run(request: HttpRequest, pk: int) -> Run:
@@ -121,7 +128,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 async def run_stop(request: HttpRequest, pk: int) -> HttpResponse:
     run = await sync_to_async(_own_run)(request, pk)
     await runner.stop(run.pk)
-    return redirect(run)
+    return _go(request, run)
 
 
 @require_POST
@@ -130,10 +137,10 @@ async def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Only the rows without an answer (failed or stopped) are sent again."""
     run = await sync_to_async(_own_run)(request, pk)
     if runner.is_running(run.pk):
-        return redirect(run)
+        return _go(request, run)
     if await sync_to_async(runner.rows_to_retry)(run):
         runner.start(run.pk)
-    return redirect(run)
+    return _go(request, run)
 
 
 @require_POST
@@ -218,8 +225,8 @@ def row_continue(request: HttpRequest, pk: int) -> HttpResponse:
         conversation = imports.import_conversation(request.user, data)
     except imports.ImportRejected as exc:
         messages.error(request, f"This answer cannot be opened as a conversation: {exc}")
-        return redirect(row.run)
-    return redirect(conversation)
+        return _go(request, row.run)
+    return _go(request, conversation)
 
 
 # ---- Side by side -------------------------------------------------------------------------

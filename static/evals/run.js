@@ -25,7 +25,15 @@
 
   document.addEventListener("htmx:wsBeforeMessage", function (event) {
     var message = event.detail.message;
-    if (typeof message !== "string" || message.charAt(0) !== "{") return;
+    if (typeof message !== "string") return;
+    if (message.charAt(0) !== "{") {
+      // The HTML fragments hold table rows out of band, each inside a <template> (alone, the
+      // parser would drop a <tr>). The ws extension swaps only its message's top-level
+      // elements, so the fragment goes through htmx's own swap, which unwraps templates.
+      event.preventDefault();
+      htmx.swap(document.body, message, { swapStyle: "none" });
+      return;
+    }
     event.preventDefault();
     queued.push(JSON.parse(message).append || []);
     if (!scheduled) {

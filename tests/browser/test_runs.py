@@ -38,11 +38,8 @@ def run_all(page, version: int) -> None:
     ).to_be_visible()
 
 
-def test_paste_rows_check_run_change_compare_and_share(
-    logged_in_page, simulator, browser, live_site
-):
-    page = logged_in_page
-    conversation_url = page.url
+def open_test_cases_with_rows(page, pasted: str) -> None:
+    """A conversation with {{text}} answered, saved as a prompt, and rows pasted into it."""
     page.get_by_label("System prompt").fill("Reply briefly.")
     box = page.get_by_label("Message", exact=True)
     box.fill("{{text}}")
@@ -53,11 +50,19 @@ def test_paste_rows_check_run_change_compare_and_share(
     save_version(page, first=True)
     page.get_by_role("link", name="See its versions").click()
     page.get_by_role("link", name="Test cases and runs").click()
-
-    # Three rows pasted from a spreadsheet.
-    page.get_by_label("Paste rows").fill(PASTED)
+    page.get_by_label("Paste rows").fill(pasted)
     page.get_by_role("button", name="Add the pasted rows").click()
-    expect(page.get_by_role("status").filter(has_text="Added 3 rows.")).to_be_visible()
+    count = len(pasted.strip().splitlines())
+    expect(page.get_by_role("status").filter(has_text=f"Added {count} rows.")).to_be_visible()
+
+
+def test_paste_rows_check_run_change_compare_and_share(
+    logged_in_page, simulator, browser, live_site
+):
+    page = logged_in_page
+    conversation_url = page.url
+    # Three rows pasted from a spreadsheet.
+    open_test_cases_with_rows(page, PASTED)
     expect(page.get_by_label("Row 3, text")).to_have_value("tell me about tides")
 
     # Two checks, each a few fields.
@@ -131,3 +136,41 @@ def test_paste_rows_check_run_change_compare_and_share(
         expect(other.get_by_role("button", name="Share this comparison by link")).to_have_count(0)
     finally:
         stranger.close()
+
+
+def test_a_run_outlives_a_reload_stops_and_retries_only_what_had_no_answer(
+    logged_in_page, simulator
+):
+    page = logged_in_page
+    open_test_cases_with_rows(page, "[[sim:say=quick]]\n[[sim:long]] tides\n[[sim:long]] moon\n")
+    simulator.chunks_per_second = 15
+    try:
+        page.get_by_role("button", name="Run all 3 rows").click()
+        progress = page.get_by_role("status").filter(has_text="of 3 done")
+        expect(progress).to_contain_text("1 of 3 done")
+
+        # A reload shows the run still going, with the text so far, and it keeps streaming.
+        page.reload()
+        expect(progress).to_contain_text("1 of 3 done")
+        expect(progress).to_contain_text("running")
+        long_row = page.locator(".run-grid tbody tr").nth(1)
+        text = long_row.locator("[id$='-text']")
+        expect(text).to_contain_text(re.compile(r"\w"))
+        before = len(text.inner_text())
+        expect(text).not_to_have_text(text.inner_text())
+        assert len(text.inner_text()) > before
+
+        page.get_by_role("button", name="Stop the run").click()
+        expect(progress).to_contain_text("2 without an answer")
+        expect(progress).to_contain_text("stopped")
+        expect(long_row).to_contain_text("Stopped before the end.")
+        page.screenshot(path=SCREENSHOTS.format("stopped"), full_page=True)
+    finally:
+        simulator.chunks_per_second = 0.0
+
+    quick = page.locator(".run-grid tbody tr").nth(0).locator(".run-text")
+    expect(quick).to_have_text("quick")
+    page.get_by_role("button", name="Retry the 2 rows without an answer").click()
+    expect(progress).to_contain_text("3 of 3 done", timeout=20_000)
+    expect(page.locator(".run-row--done")).to_have_count(3)
+    expect(quick).to_have_text("quick")
