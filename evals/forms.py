@@ -51,6 +51,7 @@ class CheckForm(forms.ModelForm):
 
     def __init__(self, *args: Any, cases: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "Choose what to check…"), *Check.Kind.choices]
         self.fields["case"].queryset = cases if cases is not None else TestCase.objects.none()
         self.fields["case"].empty_label = "Every row"
         self.fields["case"].label_from_instance = lambda case: f"Row {case.position + 1} only"
@@ -107,6 +108,18 @@ class RunForm(forms.Form):
         help_text="Leave empty for the version's own model. Another model here compares models "
         "on the same rows.",
     )
+    temperature = forms.FloatField(
+        label="Temperature for this run",
+        required=False,
+        help_text="Leave empty for the version's own. Another value here compares option sets "
+        "on the same rows: lower is steadier, higher more varied.",
+    )
+    max_tokens = forms.IntegerField(
+        label="Max tokens for this run",
+        required=False,
+        min_value=1,
+        help_text="Leave empty for the version's own: the longest an answer may be.",
+    )
     repeat = forms.IntegerField(
         label="Repeat each row",
         min_value=1,
@@ -126,6 +139,14 @@ class RunForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["version"].choices = [(v.number, f"v{v.number}") for v in versions][::-1]
         self.fields["connection"].choices = [(c.slug, c.name) for c in all_connections()]
+
+    def overrides(self) -> dict[str, Any]:
+        """The options the run sets over the version's, keyed as the options registry keys them."""
+        return {
+            key: self.cleaned_data[key]
+            for key in ("temperature", "max_tokens")
+            if self.cleaned_data.get(key) is not None
+        }
 
 
 class PasteForm(forms.Form):

@@ -113,6 +113,8 @@ class Run(models.Model):
     model = models.CharField(max_length=200)
     concurrency = models.PositiveSmallIntegerField(default=4)
     repeat = models.PositiveSmallIntegerField(default=1)
+    # Options this run sets over the version's (stored as the options panel stores them).
+    overrides = models.JSONField(default=dict, blank=True)
     # The checks as they were when the run started.
     checks = models.JSONField(default=list)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
@@ -130,9 +132,11 @@ class Run(models.Model):
 
     @property
     def label(self) -> str:
-        return f"v{self.version.number} · {self.model}" + (
-            f" · ×{self.repeat}" if self.repeat > 1 else ""
-        )
+        parts = [f"v{self.version.number}", self.model]
+        parts += [f"{key.replace('_', ' ')} {value}" for key, value in self.overrides.items()]
+        if self.repeat > 1:
+            parts.append(f"×{self.repeat}")
+        return " · ".join(parts)
 
     def share(self) -> str:
         if not self.share_token:

@@ -64,13 +64,17 @@ def prompt_messages(setup: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _body_for(
-    version: PromptVersion, connection: Connection, model: str, values: dict[str, str]
+    version: PromptVersion,
+    connection: Connection,
+    model: str,
+    values: dict[str, str],
+    overrides: dict[str, Any],
 ) -> tuple[dict[str, Any], options.Evaluation]:
     setup = version.setup
     meta = setup.get("hexplay") or {}
     return request_body(
         prompt_messages(setup),
-        meta.get("options") or {},
+        {**(meta.get("options") or {}), **overrides},
         setup.get("tools") or [],
         values,
         model=model,
@@ -93,6 +97,7 @@ def create_run(
     model: str,
     repeat: int = 1,
     concurrency: int | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Run:
     """A run of `version` over every test case of the prompt, its requests written down."""
     connection = get_connection(connection_slug)
@@ -107,7 +112,8 @@ def create_run(
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise RunRejected(f"Run between 1 and {MAX_CONCURRENCY} rows at a time.")
     model = model.strip() or version.setup.get("model") or connection.default_model
-    _, chosen = _body_for(version, connection, model, {})
+    overrides = overrides or {}
+    _, chosen = _body_for(version, connection, model, {}, overrides)
     if chosen.errors:
         raise RunRejected(f"v{version.number} cannot be run: {chosen.refusal()}")
     run = Run.objects.create(
@@ -118,13 +124,14 @@ def create_run(
         model=model,
         repeat=repeat,
         concurrency=concurrency,
+        overrides=overrides,
         checks=[check.as_data() for check in prompt.checks.all()],
     )
     names = variables.names_in(variables.texts_of(prompt_messages(version.setup)))
     rows = []
     for position, case in enumerate(cases):
         values = _values_for(version, case)
-        body, _ = _body_for(version, connection, model, values)
+        body, _ = _body_for(version, connection, model, values, overrides)
         body["stream"] = True
         # One answer per request: Repeat asks several times, each with its own seed.
         body.pop("n", None)

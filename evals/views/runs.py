@@ -58,6 +58,7 @@ def _start(request: HttpRequest, pk: int) -> tuple[Run | None, HttpResponse | No
             model=form.cleaned_data["model"],
             repeat=form.cleaned_data["repeat"],
             concurrency=form.cleaned_data["concurrency"],
+            overrides=form.overrides(),
         )
     except runner.RunRejected as exc:
         form.add_error(None, str(exc))

@@ -74,6 +74,7 @@ def test_paste_rows_check_run_change_compare_and_share(
     page.get_by_role("button", name="Add the check").click()
     expect(page.get_by_text("Check added: the answer contains “Paris”.")).to_be_visible()
     cases_url = page.url
+    page.screenshot(path=SCREENSHOTS.format("cases"), full_page=True)
 
     # Run all: the answers stream in, then each says pass or fail, and why.
     simulator.chunks_per_second = 15

@@ -216,3 +216,51 @@ async def test_another_persons_run_socket_is_refused(simulator, make_prompt, row
     )
     connected, _ = await socket.connect()
     assert not connected
+
+
+@sync_to_async
+def prompt_with_a_tool(make_prompt, user):
+    from playground.models import ToolDefinition
+    from tests.test_conversation_tools import WEATHER_PARAMETERS
+
+    tool = ToolDefinition.objects.create(
+        owner=user, name="get_current_weather", parameters=WEATHER_PARAMETERS
+    )
+    prompt = make_prompt("What is the weather in {{text}}?")
+    conversation = prompt.conversations.get()
+    conversation.tools.add(tool)
+    from workbench import prompts
+
+    prompt.add_version(prompts.setup_of(conversation))
+    return prompt
+
+
+async def test_tool_calls_are_stored_and_checked(simulator, make_prompt, rows, check, user):
+    prompt = await prompt_with_a_tool(make_prompt, user)
+    await sync_to_async(rows)(prompt, {"text": "Paris"})
+    await sync_to_async(check)(prompt, "tool_call", "get_current_weather")
+    await sync_to_async(check)(prompt, "tool_call", "get_time")
+    version = await prompt.versions.aget(number=2)
+    run = await sync_to_async(runner.create_run)(
+        prompt, version, connection_slug="simulator", model=""
+    )
+
+    (row,) = await run_to_the_end(run)
+
+    assert [call["name"] for call in row.tool_calls] == ["get_current_weather"]
+    assert json.loads(row.tool_calls[0]["arguments"])
+    assert row.finish_reason == "tool_calls"
+    assert [r["passed"] for r in row.results] == [True, False]
+    assert row.results[1]["why"] == "called get_current_weather, expected get_time"
+
+
+async def test_a_reasoning_models_thinking_is_kept_apart(simulator, make_prompt, rows):
+    from tests.conftest import MAGISTRAL
+
+    prompt = await sync_to_async(make_prompt)("Think about {{text}}", model=MAGISTRAL)
+    await sync_to_async(rows)(prompt, {"text": "tides"})
+
+    (row,) = await run_to_the_end(await new_run(prompt))
+
+    assert row.reasoning and row.answer
+    assert row.reasoning not in row.answer

@@ -224,3 +224,39 @@ def test_the_pages_need_a_log_in(client, make_prompt):
     prompt = make_prompt()
     response = client.get(reverse("test_cases", args=[prompt.pk]))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_run_can_set_its_own_temperature_and_max_tokens(simulator, make_prompt, rows):
+    prompt = make_prompt()
+    rows(prompt, {"text": "Paris"})
+    version = prompt.versions.get(number=1)
+
+    run = runner.create_run(
+        prompt,
+        version,
+        connection_slug="simulator",
+        model="",
+        overrides={"temperature": 0.2, "max_tokens": 30},
+    )
+
+    request = run.rows.get().request
+    assert request["temperature"] == 0.2
+    assert 30 in (request.get("max_tokens"), request.get("max_completion_tokens"))
+    assert "temperature 0.2 · max tokens 30" in run.label
+
+
+def test_an_option_the_server_would_refuse_stops_the_run_before_it_starts(
+    logged_in, simulator, make_prompt, rows
+):
+    prompt = make_prompt()
+    rows(prompt, {"text": "Paris"})
+    response = logged_in.post(
+        reverse("run_start", args=[prompt.pk]),
+        {"version": 1, "connection": "simulator", "repeat": 1, "concurrency": 4, "temperature": 9},
+    )
+
+    assert response.status_code == 422
+    assert "v1 cannot be run: Nothing was sent. Fix the request options first:" in (
+        response.content.decode()
+    )
+    assert not Run.objects.exists()
