@@ -260,3 +260,16 @@ def test_an_option_the_server_would_refuse_stops_the_run_before_it_starts(
         response.content.decode()
     )
     assert not Run.objects.exists()
+
+
+def test_repeated_rows_say_how_many_distinct_answers_and_passes(
+    logged_in, simulator, make_prompt, rows
+):
+    prompt = make_prompt()
+    rows(prompt, {"text": "Paris"})
+    run = finished_run(prompt, ["Paris.", "Paris.", "No idea"], checks=["x"], repeat=3)
+
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+
+    assert '<span class="consistency">2 distinct answers of 3 · 2 of 3 pass</span>' in page
+    assert "try 2 (seed 2)" in page
