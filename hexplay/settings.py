@@ -5,6 +5,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -108,7 +109,28 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Content-Security-Policy on every response (django-csp). Scripts only from our own static files:
+# no inline script, no eval (htmx runs with allowEval off). Styles keep 'unsafe-inline': the
+# token bar's widths are style attributes and htmx adds its indicator <style>; with every
+# model and user text escaped, inline CSS is a far smaller door than inline script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        # The websockets are same-origin: 'self' covers ws:// and wss:// (CSP 3).
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "hexplay.urls"
 ASGI_APPLICATION = "hexplay.asgi.application"
@@ -168,8 +190,23 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Behind HTTPS (HTTPS=true): cookies only over TLS, HSTS, plain HTTP redirected, and the proxy's
+# X-Forwarded-Proto trusted to say the request came in over TLS (the proxy must set it).
+HTTPS = _env_bool("HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Joining the browsers' preload list is a choice of the domain's owner, hard to undo.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- Upstream connections -------------------------------------------------------------------
 # HexGrid (vLLM): named as in HexGrid's docs. When MISTRAL_BASE_URL is empty the local model

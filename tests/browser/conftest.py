@@ -104,13 +104,32 @@ def login_state(browser, live_site: LiveServer) -> dict:
     return state
 
 
+def watch_csp(context) -> list[str]:
+    """Every Content-Security-Policy violation in the context's pages, as Chromium reports
+    them on the console: each browser test fails on one (see `closed_without_csp_violations`)."""
+    violations: list[str] = []
+    context.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
+def closed_without_csp_violations(context, violations: list[str]) -> None:
+    context.close()
+    assert not violations, f"the page broke its Content-Security-Policy: {violations}"
+
+
 @pytest.fixture
 def page(browser, live_site: LiveServer):
     """A fresh page, not logged in."""
     context = browser.new_context(base_url=live_site.url)
     context.set_default_timeout(10_000)
+    violations = watch_csp(context)
     yield context.new_page()
-    context.close()
+    closed_without_csp_violations(context, violations)
 
 
 @pytest.fixture
@@ -118,12 +137,13 @@ def logged_in_page(browser, live_site: LiveServer, login_state: dict):
     """A fresh page, logged in, on a new conversation of its own."""
     context = browser.new_context(base_url=live_site.url, storage_state=login_state)
     context.set_default_timeout(10_000)
+    violations = watch_csp(context)
     page = context.new_page()
     page.goto("/")
     page.get_by_role("button", name="New conversation").click()
     wait_until_connected(page)
     yield page
-    context.close()
+    closed_without_csp_violations(context, violations)
 
 
 def log_in(page, server: LiveServer) -> None:

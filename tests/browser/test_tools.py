@@ -22,7 +22,9 @@ WEATHER = {
 
 def settled(page) -> None:
     """htmx has swapped and wired up the new elements (hx-* attributes work after its settle)."""
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-added, .htmx-settling')")
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-added, .htmx-settling')"
+    )
 
 
 def test_a_person_builds_get_current_weather_with_the_simple_form(logged_in_page):

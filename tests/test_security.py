@@ -1,0 +1,80 @@
+"""Browser-side defence: the Content-Security-Policy on every response, no script the policy
+would have to allow inline, and a deployment behind HTTPS that Django's own checks accept."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def directives(response) -> dict[str, list[str]]:
+    policy = response["Content-Security-Policy"]
+    return {
+        name: values
+        for name, *values in (part.split() for part in policy.split(";") if part.strip())
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/login/", "/", "/prompts/", "/static/playground/playground.js"])
+def test_every_response_has_a_policy_without_inline_or_eval_scripts(logged_in, path):
+    policy = directives(logged_in.get(path))
+
+    assert policy["script-src"] == ["'self'"]
+    assert policy["default-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["object-src"] == ["'none'"]
+
+
+def test_no_template_holds_inline_script_or_eval_features():
+    for template in (ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), f"inline script in {template}"
+        assert not re.search(r"\son[a-z]+=", text), f"inline event handler in {template}"
+        assert not re.search(r"\shx-on[:-]|=[\"']js:", text), f"htmx eval in {template}"
+        # hx-trigger [filters] are evaluated as JavaScript.
+        for trigger in re.findall(r'hx-trigger="([^"]*)"', text):
+            assert "[" not in trigger, f"an eval'd trigger filter in {template}: {trigger}"
+
+
+def test_htmx_is_told_not_to_eval():
+    base = (ROOT / "templates" / "base.html").read_text()
+    assert """<meta name="htmx-config" content='{"allowEval": false}'>""" in base
+
+
+def test_behind_https_djangos_deployment_checks_have_nothing_to_say(tmp_path):
+    env = {
+        **os.environ,
+        "HTTPS": "true",
+        "SECRET_KEY": "k" * 20 + "-not-a-real-key-but-long-and-varied-0123456789",
+        "VAR_DIR": str(tmp_path),
+        "DEBUG": "false",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_behind_https_cookies_are_secure_and_hsts_is_sent(settings, client):
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    response = client.get("/login/", secure=True)
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.cookies["csrftoken"]["secure"]
+    assert response.cookies["csrftoken"]["samesite"] == "Lax"
