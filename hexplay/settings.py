@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -99,6 +100,7 @@ INSTALLED_APPS = [
     "playground",
     "workbench",
     "evals",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -110,7 +112,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account
+# from one address, that pair is refused for LOGIN_LOCKOUT_MINUTES; the same account from
+# another address still logs in. Staff unlock under "Axes" in the admin (delete the attempt).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_float("LOGIN_LOCKOUT_MINUTES", 15.0, minimum=0.1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_RESET_ON_SUCCESS = True
+# Attempts are kept in the database (the admin lists them); no banner at every start.
+AXES_VERBOSE = False
 
 # Content-Security-Policy on every response (django-csp). Scripts only from our own static files:
 # no inline script, no eval (htmx runs with allowEval off). Styles keep 'unsafe-inline': the
@@ -240,6 +259,11 @@ MODELS_CACHE_SECONDS = _env_float("MODELS_CACHE_SECONDS", 60.0)
 TOKENIZE_TIMEOUT = _env_float("TOKENIZE_TIMEOUT", 2.0, minimum=0.1)
 # Rows of a test run sent at once by default (each run can say otherwise, up to 16).
 EVAL_CONCURRENCY = min(_env_int("EVAL_CONCURRENCY", 4, minimum=1), 16)
+# The conversation's websocket: the largest frame the page may send (a message with its
+# settings), and how many frames a socket may send at once and per second after that.
+WEBSOCKET_MAX_BYTES = _env_int("WEBSOCKET_MAX_BYTES", 1024 * 1024, minimum=1024)
+WEBSOCKET_BURST = _env_int("WEBSOCKET_BURST", 20, minimum=1)
+WEBSOCKET_PER_SECOND = _env_float("WEBSOCKET_PER_SECOND", 5.0, minimum=0.1)
 # A long stream is saved every few seconds so a crash loses at most that much.
 STREAM_CHECKPOINT_SECONDS = _env_float("STREAM_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
 # Deltas arriving faster than this are sent to the page together.

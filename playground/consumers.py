@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from playground import fragments, turns, upstream
+from playground import fragments, inbound, turns, upstream
 from playground.models import Conversation, Message
 from playground.stream import Coalescer, Piece, generate
 from playground.upstream.connections import Connection
@@ -37,12 +37,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     turn: asyncio.Task[None] | None = None
     client: upstream.Client | None = None
     closed = False
+    rate: inbound.RateLimit
 
     async def connect(self) -> None:
         self.pk = self.scope["url_route"]["kwargs"]["pk"]
         if await self._conversation() is None:
             await self.close()  # before accept: the handshake is refused, nothing leaks
             return
+        self.rate = inbound.RateLimit(settings.WEBSOCKET_PER_SECOND, settings.WEBSOCKET_BURST)
         self.client = upstream.new_client(
             connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
             read_timeout=settings.UPSTREAM_READ_TIMEOUT,
@@ -59,9 +61,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.client is not None:
             await self.client.aclose()
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if not isinstance(content, dict):
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Every frame read (or refused in words, see `inbound`) before it is acted on."""
+        if not self.rate.allow():
+            await self._send(fragments.notice("Too many requests at once: wait a moment."))
             return
+        try:
+            content = inbound.read_frame(text_data)
+        except inbound.FrameRefused as exc:
+            await self._send(fragments.notice(str(exc)))
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         action = content.get("action") or "send"
         answering = self.turn is not None and not self.turn.done()
         if action == "send" and not content.get("edit") and not answering:

@@ -78,3 +78,37 @@ def test_behind_https_cookies_are_secure_and_hsts_is_sent(settings, client):
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
     assert response.cookies["csrftoken"]["secure"]
     assert response.cookies["csrftoken"]["samesite"] == "Lax"
+
+
+ADMIN_KEY = "sk-admin-entered-key-0042"
+
+
+@pytest.mark.django_db
+def test_the_admin_never_shows_a_stored_key_and_an_empty_field_keeps_it(
+    client, django_user_model, simulator
+):
+    from playground.models import UpstreamConnection
+
+    connection = UpstreamConnection.objects.create(
+        slug="staging", name="Staging", base_url=simulator.base_url, api_key=ADMIN_KEY
+    )
+    staff = django_user_model.objects.create_superuser("grace", password="another long one")
+    client.force_login(staff)
+    url = f"/admin/playground/upstreamconnection/{connection.pk}/change/"
+
+    pages = [client.get(url).content, client.get("/admin/playground/upstreamconnection/").content]
+    client.post(
+        url,
+        {
+            "slug": "staging",
+            "name": "Staging renamed",
+            "base_url": simulator.base_url,
+            "dialect": "vllm",
+            "default_model": "",
+            "api_key": "",
+        },
+    )
+
+    assert all(ADMIN_KEY.encode() not in page for page in pages)
+    connection.refresh_from_db()
+    assert connection.name == "Staging renamed" and connection.api_key == ADMIN_KEY

@@ -41,3 +41,17 @@ def mark_variables(text: str) -> SafeString:
         last = match.end()
     parts.append(escape((text or "")[last:]))
     return mark_safe("".join(parts))
+
+
+@register.filter
+def duration(value: Any) -> str:
+    """A timedelta in words: 15 minutes, 1 hour 30 minutes, 45 seconds."""
+    seconds = int(value.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [
+        f"{n} {unit}{'s' if n != 1 else ''}"
+        for n, unit in ((hours, "hour"), (minutes, "minute"), (seconds, "second"))
+        if n
+    ]
+    return " ".join(parts) or "a moment"

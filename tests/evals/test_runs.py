@@ -264,3 +264,33 @@ async def test_a_reasoning_models_thinking_is_kept_apart(simulator, make_prompt,
 
     assert row.reasoning and row.answer
     assert row.reasoning not in row.answer
+
+
+ADMIN_KEY = "sk-admin-entered-key-0042"
+
+
+async def test_a_run_with_a_keyed_server_keeps_the_key_out_of_pages_exports_and_logs(
+    simulator, make_prompt, rows, settings, caplog, logged_in
+):
+    """The key goes upstream as a header, and nowhere else: not in the stored request, the run
+    page, its JSONL export, the comparison, or a log line."""
+    settings.HEXGRID_API_KEY = ADMIN_KEY
+    settings.MISTRAL_BASE_URL = simulator.base_url
+    prompt = await sync_to_async(make_prompt)("{{text}}")
+    await sync_to_async(rows)(prompt, {"text": "[[sim:say=fine]]"})
+    version = await prompt.versions.aget(number=1)
+    run = await sync_to_async(runner.create_run)(
+        prompt, version, connection_slug="hexgrid", model=""
+    )
+    with caplog.at_level("DEBUG"):
+        runner.start(run.pk)
+        await runner.wait(run.pk)
+
+    assert simulator.requests[-1].headers["authorization"] == f"Bearer {ADMIN_KEY}"
+    seen = [
+        (await sync_to_async(logged_in.get)(f"/runs/{run.pk}/")).content,
+        (await sync_to_async(logged_in.get)(f"/runs/{run.pk}/export.jsonl")).content,
+        caplog.text.encode(),
+    ]
+    assert b"fine" in seen[0]
+    assert all(ADMIN_KEY.encode() not in text for text in seen)
