@@ -199,7 +199,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await turn.drawn.wait()
             await outbox.close()
             final = await database_sync_to_async(fragments.replace_message)(answer)
-            await self._send(final + fragments.composer_buttons(busy=False))
+            await self._send(final + fragments.composer_buttons(busy=False, ended=answer.status))
 
     async def _conversation(self) -> Conversation | None:
         return await database_sync_to_async(turns.own_conversation)(self.scope["user"], self.pk)

@@ -80,8 +80,20 @@ def retitle(conversation: Conversation) -> str:
     return render_to_string(f"{_PAGE}#retitle", {"conversation": conversation})
 
 
-def composer_buttons(*, busy: bool) -> str:
-    return render_to_string(f"{_PAGE}#composer_buttons", {"busy": busy})
+_ENDED = {
+    Message.Status.COMPLETE: "The answer is complete.",
+    Message.Status.STOPPED: "The answer was stopped.",
+    Message.Status.ERROR: "The answer failed: the reason is under it.",
+}
+
+
+def composer_buttons(*, busy: bool, ended: str = "") -> str:
+    """Send and Stop for an answer starting (busy) or ended (`ended`: its status), with the
+    screen readers' announcement of it."""
+    said = "Answering…" if busy else _ENDED.get(ended, "")
+    return render_to_string(f"{_PAGE}#composer_buttons", {"busy": busy}) + render_to_string(
+        f"{_PAGE}#answer_status", {"said": said}
+    )
 
 
 def notice(text: str = "", *, retry: bool = False) -> str:

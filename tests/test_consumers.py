@@ -426,3 +426,18 @@ async def test_refused_options_keep_the_message_and_offer_to_answer_it_later(
     await receive_until(socket, ANSWER_DONE)
     await socket.disconnect()
     assert [m["content"] for m in simulator.requests[-1].body["messages"]] == ["Hello"]
+
+
+async def test_screen_readers_hear_an_answer_start_and_end_not_every_token(
+    simulator, user, make_conversation
+):
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+
+    frames = await send_and_wait(socket, "Hi [[sim:tokens=30]]")
+    await socket.disconnect()
+
+    said = [
+        re.findall(r'<p id="answer-status" hx-swap-oob="innerHTML">([^<]*)</p>', f) for f in frames
+    ]
+    assert [s for found in said for s in found] == ["Answering…", "The answer is complete."]

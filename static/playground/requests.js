@@ -70,7 +70,9 @@
     if (event.detail.successful) sync(event.detail.elt, false);
     // What the page shows of the next request (code view, token count) follows every saved
     // change. A named event, since hx-trigger's [filters] need eval, which the CSP forbids.
-    if (event.detail.successful && event.detail.requestConfig.verb === "post") {
+    // (A request htmx gave up on before sending has no requestConfig.)
+    var config = event.detail.requestConfig;
+    if (event.detail.successful && config && config.verb === "post") {
       var inOptions = Boolean(event.detail.elt.closest && event.detail.elt.closest("#request-options"));
       htmx.trigger(document.body, "hexplay:saved", { inOptions: inOptions });
       if (!inOptions) htmx.trigger(document.body, "hexplay:saved-elsewhere");

@@ -58,6 +58,11 @@ def test_a_person_logs_in_sends_a_message_and_sees_the_answer_stream_in_and_stay
     after = len(content.inner_text())
     expect(answer).to_have_attribute("aria-busy", "true")
     assert after > before, "the answer did not grow while streaming"
+    # Screen readers hear the start, then the end (the same live region, never each token).
+    announced = page.locator("#answer-status")
+    expect(announced).to_have_text("Answering…")
+    expect(announced).to_have_text("The answer is complete.", timeout=10_000)
+    expect(announced).to_have_attribute("aria-live", "polite")
 
     # Finished: the stats show and the composer is free again.
     expect(answer).to_contain_text("tokens/s")
