@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "playground",
     "workbench",
     "evals",
+    "accounts",
     "axes",
 ]
 
@@ -128,6 +129,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=_env_float("LOGIN_LOCKOUT_MINUTES", 15.0, 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_RESET_ON_SUCCESS = True
+# How long a sign-up link staff create in the admin works (once).
+INVITE_DAYS = _env_int("INVITE_DAYS", 7, minimum=1)
 # Attempts are kept in the database (the admin lists them); no banner at every start.
 AXES_VERBOSE = False
 
@@ -259,6 +262,9 @@ MODELS_CACHE_SECONDS = _env_float("MODELS_CACHE_SECONDS", 60.0)
 TOKENIZE_TIMEOUT = _env_float("TOKENIZE_TIMEOUT", 2.0, minimum=0.1)
 # Rows of a test run sent at once by default (each run can say otherwise, up to 16).
 EVAL_CONCURRENCY = min(_env_int("EVAL_CONCURRENCY", 4, minimum=1), 16)
+# Per person (staff too): answers arriving at once, and answers asked for per minute.
+ANSWERS_AT_ONCE = _env_int("ANSWERS_AT_ONCE", 3, minimum=1)
+ANSWERS_PER_MINUTE = _env_int("ANSWERS_PER_MINUTE", 30, minimum=1)
 # The conversation's websocket: the largest frame the page may send (a message with its
 # settings), and how many frames a socket may send at once and per second after that.
 WEBSOCKET_MAX_BYTES = _env_int("WEBSOCKET_MAX_BYTES", 1024 * 1024, minimum=1024)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("playground.urls")),
     path("", include("workbench.urls")),
     path("", include("evals.urls")),
+    path("", include("accounts.urls")),
 ]

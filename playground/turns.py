@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
 
 from playground import options, variables
 from playground.forms.conversations import ComposerForm, ConversationSettingsForm
@@ -192,6 +196,7 @@ def prepare_answer(conversation: Conversation, *, continuing: bool = False) -> P
         raise TurnRejected(
             "No connection is configured: set MISTRAL_BASE_URL or enable the local model."
         )
+    _refuse_over_limits(conversation.owner_id)
     if continuing:
         return _prepare_continuation(conversation, connection)
     replaced = conversation.rewind_for_new_answer()
@@ -200,6 +205,37 @@ def prepare_answer(conversation: Conversation, *, continuing: bool = False) -> P
         raise TurnRejected("There is no message to answer yet.")
     _refuse_invalid_options(conversation, connection, body["messages"])
     return connection, _start_answer(conversation, connection, body, replaced), body
+
+
+# An answer still "streaming" after this long was cut off by a restart: it does not count.
+_STALE_STREAM = timedelta(minutes=15)
+
+
+def _refuse_over_limits(owner_id: int) -> None:
+    """Answers running at once and answers per minute, per person (staff too), from settings.
+
+    Counted in the database, so every server process sees the same figures."""
+    now = timezone.now()
+    answers = Message.objects.filter(
+        conversation__owner_id=owner_id,
+        role=Message.Role.ASSISTANT,
+        created__gte=now - _STALE_STREAM,
+    ).exclude(request_body={})  # written by hand, not asked for
+    counts = answers.aggregate(
+        running=Count("pk", filter=Q(status=Message.Status.STREAMING)),
+        last_minute=Count("pk", filter=Q(created__gte=now - timedelta(minutes=1))),
+    )
+    at_once, per_minute = settings.ANSWERS_AT_ONCE, settings.ANSWERS_PER_MINUTE
+    if counts["running"] >= at_once:
+        raise TurnRejected(
+            f"Nothing was sent: {counts['running']} of your answers are arriving already, the "
+            f"most at once ({at_once}). Wait for one to end, or stop one."
+        )
+    if counts["last_minute"] >= per_minute:
+        raise TurnRejected(
+            f"Nothing was sent: you asked for {counts['last_minute']} answers in the last minute, "
+            f"the most allowed ({per_minute}). Wait a moment and ask again."
+        )
 
 
 def _start_answer(

@@ -51,6 +51,9 @@ def site_environment(var_dir: Path, simulator_url: str) -> dict[str, str]:
         MISTRAL_BASE_URL="",
         DEBUG="false",
         LOG_LEVEL="WARNING",
+        # One account plays every person of the browser tests and the bench (50 at once).
+        ANSWERS_AT_ONCE="1000",
+        ANSWERS_PER_MINUTE="100000",
     )
     return env
 

@@ -441,3 +441,47 @@ async def test_screen_readers_hear_an_answer_start_and_end_not_every_token(
         re.findall(r'<p id="answer-status" hx-swap-oob="innerHTML">([^<]*)</p>', f) for f in frames
     ]
     assert [s for found in said for s in found] == ["Answering…", "The answer is complete."]
+
+
+async def test_answers_at_once_per_person_are_limited_in_words(
+    simulator, user, make_conversation, settings
+):
+    settings.ANSWERS_AT_ONCE = 1
+    simulator.chunks_per_second = 20
+    first = await sync_to_async(make_conversation)()
+    second = await sync_to_async(make_conversation)()
+    one, _ = await open_socket(first.pk, user)
+    two, _ = await open_socket(second.pk, user)
+
+    await one.send_json_to({"message": "A long one [[sim:long]]"})
+    await asyncio.to_thread(simulator.wait_for, lambda r: r.chunks_sent > 1)
+    await two.send_json_to({"message": "And this?"})
+    said = await receive_until(two, "of your answers are arriving already")
+
+    assert "Nothing was sent: 1 of your answers are arriving already, the most at once (1)." in (
+        html.unescape(said[-1])
+    )
+    assert len(simulator.requests) == 1
+    await one.send_json_to({"action": "stop"})
+    await receive_until(one, ANSWER_DONE)
+    await one.disconnect()
+    await two.disconnect()
+
+
+async def test_answers_per_minute_per_person_are_limited_in_words(
+    simulator, user, make_conversation, settings
+):
+    settings.ANSWERS_PER_MINUTE = 2
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(socket, "One")
+    await send_and_wait(socket, "Two")
+
+    await socket.send_json_to({"message": "Three"})
+    said = await receive_until(socket, "answers in the last minute")
+
+    assert "you asked for 2 answers in the last minute, the most allowed (2)" in html.unescape(
+        said[-1]
+    )
+    assert len(simulator.requests) == 2
+    await socket.disconnect()

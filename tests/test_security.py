@@ -54,7 +54,7 @@ def test_behind_https_djangos_deployment_checks_have_nothing_to_say(tmp_path):
         **os.environ,
         "HTTPS": "true",
         "SECRET_KEY": "k" * 20 + "-not-a-real-key-but-long-and-varied-0123456789",
-        "VAR_DIR": str(tmp_path),
+        "HEXPLAY_VAR_DIR": str(tmp_path),
         "DEBUG": "false",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
