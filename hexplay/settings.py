@@ -167,6 +167,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "hexplay.context.configuration_problems",
             ],
         },
     },
@@ -233,7 +234,31 @@ if HTTPS:
 # --- Upstream connections -------------------------------------------------------------------
 # HexGrid (vLLM): named as in HexGrid's docs. When MISTRAL_BASE_URL is empty the local model
 # is the default connection.
-MISTRAL_BASE_URL = _env_url("MISTRAL_BASE_URL", "")
+
+
+def _base_url(name: str) -> tuple[str, str]:
+    """The base URL of an OpenAI-compatible server, and what is wrong with it, in one line.
+
+    A mistake here does not stop the site: the connection is off (or corrected) and the line
+    is printed at start and shown on the pages (CONFIGURATION_PROBLEMS), not a traceback.
+    """
+    value = _env_str(name, "").strip().rstrip("/")
+    if not value:
+        return "", ""
+    if not value.startswith(("http://", "https://")):
+        return "", (
+            f"{name} must start with http:// or https:// (it is {value!r}): "
+            "that connection is off until it is fixed."
+        )
+    for tail in ("/chat/completions", "/models"):
+        if value.endswith(tail):
+            fixed = value.removesuffix(tail)
+            return fixed, f"{name} should end at /v1, not at {tail}: using {fixed}."
+    return value, ""
+
+
+MISTRAL_BASE_URL, _mistral_problem = _base_url("MISTRAL_BASE_URL")
+CONFIGURATION_PROBLEMS = [problem for problem in [_mistral_problem] if problem]
 HEXGRID_API_KEY = _env_str("HEXGRID_API_KEY", "")
 MISTRAL_MODEL = _env_str("MISTRAL_MODEL", "mistralai/Mistral-Small-3.2-24B-Instruct-2506")
 

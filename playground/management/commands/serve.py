@@ -1,6 +1,8 @@
 """Run everything `make run` needs: the local model, the vLLM simulator and daphne."""
 
+import asyncio
 import signal
+import socket
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -11,6 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from playground.models import recover_interrupted_answers
+from playground.upstream.connections import HEXGRID, get_connection, listed_models
 from playground.upstream.localmodel import LocalModelProcess, die_with_parent, terminate
 
 
@@ -24,6 +27,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         # SIGTERM (from a supervisor or `kill`) stops everything the way Ctrl+C does.
         signal.signal(signal.SIGTERM, _interrupt)
+        for problem in settings.CONFIGURATION_PROBLEMS:
+            self.stderr.write(self.style.WARNING(problem))
+        self._check_ports(host, port)
+        self._check_hexgrid()
         # Whatever happens below, leaving this block stops what was started, newest first.
         recovered = recover_interrupted_answers()
         if recovered:
@@ -44,6 +51,31 @@ class Command(BaseCommand):
                 return
         if returncode != 0:
             raise CommandError(f"daphne exited with code {returncode}")
+
+    def _check_hexgrid(self) -> None:
+        """HexGrid unreachable at start is one line; the site starts anyway (it may come up)."""
+        if not settings.MISTRAL_BASE_URL:
+            return
+        connection = get_connection(HEXGRID)
+        if connection is None or connection.slug != HEXGRID:
+            return
+        found = asyncio.run(listed_models(connection))
+        if found.warning:
+            self.stderr.write(
+                self.style.WARNING(f"HexGrid at {settings.MISTRAL_BASE_URL}: {found.warning}")
+            )
+
+    def _check_ports(self, host: str, port: int) -> None:
+        """Every port this command listens on is free, or one line names it and its setting."""
+        wanted = [(host, port, "PORT (make run PORT=8001)")]
+        if settings.SIMULATOR_ENABLED:
+            wanted.append(("127.0.0.1", settings.SIMULATOR_PORT, "SIMULATOR_PORT"))
+        for where, number, variable in wanted:
+            if not port_is_free(where, number):
+                raise CommandError(
+                    f"Port {number} on {where} is taken (another HexPlay still running?): "
+                    f"stop it, or choose another with {variable}."
+                )
 
     def _start_local_model(self, running: ExitStack) -> None:
         if not settings.LOCAL_MODEL_ENABLED:
@@ -95,6 +127,16 @@ class Command(BaseCommand):
         )
         running.callback(terminate, daphne)
         return daphne
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def site_url(host: str, port: int) -> str:
