@@ -290,6 +290,8 @@ EVAL_CONCURRENCY = min(_env_int("EVAL_CONCURRENCY", 4, minimum=1), 16)
 # Per person (staff too): answers arriving at once, and answers asked for per minute.
 ANSWERS_AT_ONCE = _env_int("ANSWERS_AT_ONCE", 3, minimum=1)
 ANSWERS_PER_MINUTE = _env_int("ANSWERS_PER_MINUTE", 30, minimum=1)
+# The most messages (every version counted) one conversation holds, as an import may.
+MAX_CONVERSATION_MESSAGES = _env_int("MAX_CONVERSATION_MESSAGES", 10_000, minimum=10)
 # The conversation's websocket: the largest frame the page may send (a message with its
 # settings), and how many frames a socket may send at once and per second after that.
 WEBSOCKET_MAX_BYTES = _env_int("WEBSOCKET_MAX_BYTES", 1024 * 1024, minimum=1024)

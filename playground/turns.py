@@ -116,6 +116,12 @@ def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Mes
     composer = ComposerForm({"message": data.get("message", "")})
     if not composer.is_valid():
         raise TurnRejected(composer.errors["message"][0])
+    # Every version of every message counts: as an import may hold (imports.MAX_MESSAGES).
+    if conversation.messages.count() >= settings.MAX_CONVERSATION_MESSAGES:
+        raise TurnRejected(
+            f"This conversation holds {settings.MAX_CONVERSATION_MESSAGES:,} messages, the most "
+            "one can: start a new one (Duplicate keeps its settings)."
+        )
     replacing = None
     if data.get("edit"):
         replacing = conversation.messages.filter(pk=as_int(data["edit"]), role="user").first()

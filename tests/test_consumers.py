@@ -485,3 +485,39 @@ async def test_answers_per_minute_per_person_are_limited_in_words(
     )
     assert len(simulator.requests) == 2
     await socket.disconnect()
+
+
+async def test_a_conversation_past_its_message_limit_says_start_a_new_one(
+    simulator, user, make_conversation, settings
+):
+    settings.MAX_CONVERSATION_MESSAGES = 2
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await send_and_wait(socket, "One")
+
+    await socket.send_json_to({"message": "Two"})
+    said = await receive_until(socket, "the most one can")
+
+    assert "This conversation holds 2 messages, the most one can: start a new one" in said[-1]
+    assert await conversation.messages.acount() == 2
+    await socket.disconnect()
+
+
+async def test_no_frame_or_log_line_of_an_answer_holds_the_key(
+    simulator, user, make_conversation, settings, caplog
+):
+    settings.MISTRAL_BASE_URL = simulator.base_url
+    settings.HEXGRID_API_KEY = "sk-frames-never-see-this"
+    conversation = await sync_to_async(make_conversation)()
+    conversation.connection = "hexgrid"
+    await conversation.asave()
+    socket, _ = await open_socket(conversation.pk, user)
+
+    with caplog.at_level("DEBUG"):
+        frames = await send_and_wait(socket, "Hi [[sim:status=401]]")
+        frames += await send_and_wait(socket, "Again")
+    await socket.disconnect()
+
+    assert simulator.requests[-1].headers["authorization"] == "Bearer sk-frames-never-see-this"
+    assert not any("sk-frames-never-see-this" in frame for frame in frames)
+    assert "sk-frames-never-see-this" not in caplog.text
