@@ -71,7 +71,15 @@ def test_no_page_has_an_accessibility_violation(axe_page, simulator, live_site):
     page.get_by_role("button", name="Share this comparison by link").click()
     found += violations(page)  # the comparison's read-only page
 
-    for path in ["/prompts/", "/tools/", "/tools/new/", "/shares/", "/import/", "/prompts/import/"]:
+    for path in [
+        "/prompts/",
+        "/tools/",
+        "/tools/new/",
+        "/shares/",
+        "/import/",
+        "/prompts/import/",
+        "/account/password/",
+    ]:
         page.goto(path)
         found += violations(page)
     page.goto("/prompts/")
