@@ -307,7 +307,8 @@ def _end_run(run: Run, status: str) -> str:
     run.rows.filter(status=RunRow.Status.WAITING).update(status=RunRow.Status.STOPPED)
     run.status = status
     run.save(update_fields=["status"])
-    return render_to_string("evals/run.html#run_live", {"run": run, **progress_of(run)})
+    context = {"run": run, "oob": True, **progress_of(run)}
+    return render_to_string("evals/run.html#run_live", context)
 
 
 def snapshot(run_id: int, owner: Any) -> str | None:

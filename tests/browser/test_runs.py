@@ -96,7 +96,8 @@ def test_paste_rows_check_run_change_compare_and_share(
     expect(grid.nth(1).locator(".results .fail")).to_contain_text("not valid JSON")
     expect(grid.nth(2).locator(".results .fail")).to_have_count(2)
     expect(grid.nth(2).locator(".why").last).to_have_text("“Paris” is not in the answer")
-    expect(page.get_by_role("status").filter(has_text="1 of 3 pass")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="1 of 3 pass")).to_contain_text("· done")
+    expect(page.get_by_role("button", name="Stop the run")).to_have_count(0)
     page.screenshot(path=SCREENSHOTS.format("done"), full_page=True)
 
     # The prompt changed and saved as v2, then run beside v1.

@@ -199,7 +199,7 @@ async def test_the_runs_page_is_sent_the_text_then_the_finished_row(
     assert 'id="run-live"' in frames[0] and "0 of 1 done" in frames[0]
     assert f'id="run-row-{row.pk}"' in frames[1] and "Streaming" in frames[1]
     last = frames[-1]
-    assert 'id="run-live"' in last and "1 of 1 done" in last
+    assert 'id="run-live" class="run-live" hx-swap-oob="true"' in last and "1 of 1 done" in last
 
 
 async def test_another_persons_run_socket_is_refused(simulator, make_prompt, rows, other_user):
