@@ -112,3 +112,24 @@ def test_the_admin_never_shows_a_stored_key_and_an_empty_field_keeps_it(
     assert all(ADMIN_KEY.encode() not in page for page in pages)
     connection.refresh_from_db()
     assert connection.name == "Staging renamed" and connection.api_key == ADMIN_KEY
+
+
+@pytest.mark.django_db
+def test_health_says_the_database_and_the_channel_layer_answer(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "channel_layer": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_health_says_which_part_fails(client, monkeypatch):
+    from hexplay import health
+
+    def broken() -> None:
+        raise OSError("database gone")
+
+    monkeypatch.setattr(health, "_database", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"database": "failing: OSError", "channel_layer": "ok"}
