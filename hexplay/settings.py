@@ -62,13 +62,6 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def _env_url(name: str, default: str) -> str:
-    value = _env_str(name, default).rstrip("/")
-    if value and not value.startswith(("http://", "https://")):
-        raise ImproperlyConfigured(f"{name} must start with http:// or https://, not {value!r}")
-    return value
-
-
 def _secret_key() -> str:
     """SECRET_KEY from the environment, else one generated once and kept in VAR_DIR."""
     key = _env_str("SECRET_KEY", "")
@@ -236,13 +229,24 @@ if HTTPS:
 # is the default connection.
 
 
-def _base_url(name: str) -> tuple[str, str]:
-    """The base URL of an OpenAI-compatible server, and what is wrong with it, in one line.
+CONFIGURATION_PROBLEMS: list[str] = []
 
-    A mistake here does not stop the site: the connection is off (or corrected) and the line
-    is printed at start and shown on the pages (CONFIGURATION_PROBLEMS), not a traceback.
+
+def _env_url(name: str, default: str = "") -> str:
+    """The base URL of an OpenAI-compatible server from the environment.
+
+    A mistake here does not stop the site: the connection is off (or the URL corrected) and one
+    line says so in CONFIGURATION_PROBLEMS, printed at start and shown on the pages.
     """
-    value = _env_str(name, "").strip().rstrip("/")
+    url, problem = _base_url(name, default)
+    if problem:
+        CONFIGURATION_PROBLEMS.append(problem)
+    return url
+
+
+def _base_url(name: str, default: str = "") -> tuple[str, str]:
+    """The URL, and what is wrong with it in one line ("" when nothing is)."""
+    value = _env_str(name, default).strip().rstrip("/")
     if not value:
         return "", ""
     if not value.startswith(("http://", "https://")):
@@ -257,8 +261,7 @@ def _base_url(name: str) -> tuple[str, str]:
     return value, ""
 
 
-MISTRAL_BASE_URL, _mistral_problem = _base_url("MISTRAL_BASE_URL")
-CONFIGURATION_PROBLEMS = [problem for problem in [_mistral_problem] if problem]
+MISTRAL_BASE_URL = _env_url("MISTRAL_BASE_URL")
 HEXGRID_API_KEY = _env_str("HEXGRID_API_KEY", "")
 MISTRAL_MODEL = _env_str("MISTRAL_MODEL", "mistralai/Mistral-Small-3.2-24B-Instruct-2506")
 

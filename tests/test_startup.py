@@ -97,8 +97,9 @@ def test_a_mistaken_base_url_is_said_plainly(monkeypatch, value, url, said):
     assert _base_url("MISTRAL_BASE_URL") == (url, said)
 
 
-def test_a_base_url_without_a_scheme_does_not_stop_the_site(tmp_path):
-    result = manage("check", tmp_path=tmp_path, MISTRAL_BASE_URL="hexgrid.example/v1")
+@pytest.mark.parametrize("variable", ["MISTRAL_BASE_URL", "LOCAL_MODEL_URL", "SIMULATOR_URL"])
+def test_a_base_url_without_a_scheme_does_not_stop_the_site(tmp_path, variable):
+    result = manage("check", tmp_path=tmp_path, **{variable: "hexgrid.example/v1"})
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
 

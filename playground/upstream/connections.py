@@ -45,7 +45,8 @@ def _builtin() -> list[Connection]:
                 description="HexGrid-hosted Mistral models (vLLM)",
             )
         )
-    if settings.LOCAL_MODEL_ENABLED:
+    # A URL refused in the settings (said in CONFIGURATION_PROBLEMS) leaves its connection off.
+    if settings.LOCAL_MODEL_ENABLED and settings.LOCAL_MODEL_URL:
         found.append(
             Connection(
                 slug="local",
@@ -57,7 +58,7 @@ def _builtin() -> list[Connection]:
                 "tiny, so its answers are poor",
             )
         )
-    if settings.SIMULATOR_ENABLED:
+    if settings.SIMULATOR_ENABLED and settings.SIMULATOR_URL:
         found.append(
             Connection(
                 slug="simulator",
