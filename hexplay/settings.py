@@ -183,6 +183,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's connection pool (psycopg_pool): every worker thread borrows a connection for a
+    # request or a websocket message and gives it back; persistent connections cannot be
+    # combined with it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 1, "max_size": _env_int("DATABASE_POOL_SIZE", 20, minimum=1)}
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -203,7 +211,23 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Redis (REDIS_URL) lets every server process, on any machine, reach every socket and every
+# answer; without it, one process with its in-memory layer. A channel holds a burst of frames
+# of a fast answer while its socket catches up (the default, 100, would drop some).
+REDIS_URL = _env_str("REDIS_URL", "")
+# Daphne processes `manage.py serve` (and `make run`) starts on one port; more need REDIS_URL.
+WORKERS = _env_int("WORKERS", 1, minimum=1)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
@@ -302,6 +326,8 @@ WEBSOCKET_BURST = _env_int("WEBSOCKET_BURST", 20, minimum=1)
 WEBSOCKET_PER_SECOND = _env_float("WEBSOCKET_PER_SECOND", 5.0, minimum=0.1)
 # A long stream is saved every few seconds so a crash loses at most that much.
 STREAM_CHECKPOINT_SECONDS = _env_float("STREAM_CHECKPOINT_SECONDS", 5.0, minimum=0.1)
+# An answer nobody has open (every tab closed) is stopped after this long; a reload is quicker.
+ANSWER_GRACE_SECONDS = _env_float("ANSWER_GRACE_SECONDS", 30.0, minimum=0.0)
 # Deltas arriving faster than this are sent to the page together.
 STREAM_COALESCE_SECONDS = _env_float("STREAM_COALESCE_SECONDS", 0.010)
 

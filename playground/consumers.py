@@ -1,43 +1,28 @@
-"""The websocket of one conversation: parse, check ownership, start or cancel the answer."""
+"""The websocket of one conversation: parse, check ownership, start, watch or stop its answer.
+
+The answer itself lives in `live`: it outlives this socket, and every socket of the
+conversation (another tab, a reload, another worker) watches it through the channel layer.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from playground import fragments, inbound, turns, upstream
+from playground import fragments, inbound, live, turns
 from playground.models import Conversation, Message
-from playground.stream import Coalescer, Piece, generate
-from playground.upstream.connections import Connection
-
-# How long drawing the person's message may wait for the request to be written upstream.
-_DRAW_AFTER_SENT_AT_MOST = 0.05
-
-
-@dataclass
-class _Turn:
-    """One answer being streamed, and the moments the page is drawn around."""
-
-    connection: Connection
-    answer: Message
-    body: dict[str, Any]
-    started: asyncio.Event = field(default_factory=asyncio.Event)  # inside its try block
-    sent: asyncio.Event = field(default_factory=asyncio.Event)  # the request is upstream
-    drawn: asyncio.Event = field(default_factory=asyncio.Event)  # its elements are on the page
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
-    turn: asyncio.Task[None] | None = None
-    client: upstream.Client | None = None
+    accepted = False
     closed = False
     rate: inbound.RateLimit
+    # Answer pk -> the last numbered frame of it this socket passed on (see `live`).
+    following: dict[int, int]
 
     async def connect(self) -> None:
         self.pk = self.scope["url_route"]["kwargs"]["pk"]
@@ -45,21 +30,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused, nothing leaks
             return
         self.rate = inbound.RateLimit(settings.WEBSOCKET_PER_SECOND, settings.WEBSOCKET_BURST)
-        self.client = upstream.new_client(
-            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
-            read_timeout=settings.UPSTREAM_READ_TIMEOUT,
-        )
+        self.following = {}
+        await self.channel_layer.group_add(live.viewers(self.pk), self.channel_name)
         await self.accept()
+        self.accepted = True
+        # An answer already streaming (a reload, another tab) sends what arrived so far.
+        await self._tell_owner("answer.join", snapshot=True)
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
-        if self.turn is not None:
-            # A closed tab stops the answer like the Stop button, and what arrived is saved.
-            self.turn.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.turn
-        if self.client is not None:
-            await self.client.aclose()
+        if self.accepted:
+            # The answer goes on: a reload or another tab picks it up (see `live`).
+            await self.channel_layer.group_discard(live.viewers(self.pk), self.channel_name)
+            await self._tell_owner("answer.leave")
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Every frame read (or refused in words, see `inbound`) before it is acted on."""
@@ -75,7 +58,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         action = content.get("action") or "send"
-        answering = self.turn is not None and not self.turn.done()
+        answering = bool(self.following)
         if action == "send" and not content.get("edit") and not answering:
             await self._send_message(content)
             return
@@ -84,20 +67,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         if action == "stop":
-            if self.turn is not None:
-                self.turn.cancel()
+            await self._tell_owner("answer.stop")  # whichever process streams it
+            return
+        if action == "rejoin":
+            await self._rejoin(conversation, turns.as_int(content.get("answer")))
             return
         if answering:
-            await self._send(fragments.notice("An answer is still arriving. Press Stop first."))
+            await self._send(fragments.notice(turns.ANSWERING))
             return
+        shown = None
         if action == "send":
             try:
                 await database_sync_to_async(turns.accept_user_message)(conversation, content)
             except turns.TurnRejected as exc:
                 await self._send(fragments.notice(str(exc)))
                 return
-            shown = await database_sync_to_async(fragments.messages_list)(conversation)
-            await self._send(shown + fragments.notice() + fragments.retitle(conversation))
+            listing = await database_sync_to_async(fragments.messages_list)(conversation)
+            listing += fragments.retitle(conversation)
+            shown = lambda: listing  # noqa: E731
         elif action == "tool_results":
             try:
                 await database_sync_to_async(turns.accept_tool_results)(conversation, content)
@@ -105,7 +92,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await self._send(fragments.notice(str(exc)))
                 return
             listing = await database_sync_to_async(fragments.messages_list)(conversation)
-            await self._send(listing + fragments.notice())
+            shown = lambda: listing  # noqa: E731
         elif action not in ("retry", "regenerate", "continue"):
             return
         try:
@@ -114,7 +101,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         except turns.TurnRejected as exc:
             prepared = exc
-        await self._answer(prepared)
+        await self._answer(prepared, shown)
 
     async def _send_message(self, content: dict[str, Any]) -> None:
         """The common case, in one trip to the database thread (which every connection shares):
@@ -147,59 +134,64 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         prepared: turns.Prepared | turns.TurnRejected,
         shown: Callable[[], str] | None = None,
     ) -> None:
-        """Start the answer, then draw `shown()` (the person's message) and the empty answer."""
+        """Start the answer; it draws `shown()` (the person's message) and itself in every tab."""
         if isinstance(prepared, turns.TurnRejected):
             # The person's message is saved: once the cause is fixed they can ask again.
             await self._send(
                 (shown() if shown else "") + fragments.notice(str(prepared), retry=True)
             )
             return
-        connection, answer, body = prepared
-        turn = _Turn(connection, answer, body)
-        self.turn = asyncio.create_task(self._stream(turn))
-        try:
-            # Messages are handled one at a time, so a Stop cannot arrive before the task is
-            # inside its try block and can save the answer as stopped.
-            await turn.started.wait()
-            # Drawing takes milliseconds the model can use: the request goes out first, unless
-            # connecting is slow (then the person's message is not held back for it).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(turn.sent.wait(), _DRAW_AFTER_SENT_AT_MOST)
-            await self._send(
-                (shown() if shown else "")
-                + fragments.notice()
-                + fragments.append_message(answer)
-                + fragments.composer_buttons(busy=True)
-            )
-        finally:
-            turn.drawn.set()
+        self.following[prepared[1].pk] = 0
+        await live.LiveAnswer(self.pk, prepared, viewer=self.channel_name, shown=shown).start()
 
-    async def _stream(self, turn: _Turn) -> None:
-        answer = turn.answer
+    async def answer_frames(self, event: dict[str, Any]) -> None:
+        """Numbered frames of an answer, from the process streaming it (see `live`)."""
+        answer, seq = event["answer"], event["seq"]
+        passed = self.following.get(answer)
+        if event["last"]:
+            # Always passed on: it replaces the answer whole, however much of it this page has.
+            self.following.pop(answer, None)
+        elif passed is None:
+            if seq != 1:
+                return  # begun before this socket: the snapshot asked for in `connect` has it
+            self.following[answer] = seq
+            await self._tell_owner("answer.join")  # begun by another tab: watching it too
+        elif seq <= passed:
+            return
+        else:
+            self.following[answer] = seq
+        for frame in event["frames"]:
+            await self._send(frame)
 
-        async def send_pieces(batch: list[Piece]) -> None:
-            await turn.drawn.wait()  # the answer's elements are on the page
-            for frame in fragments.pieces(answer, batch):
-                await self._send(frame)
+    async def answer_snapshot(self, event: dict[str, Any]) -> None:
+        """What an answer begun before this socket opened has shown so far."""
+        answer = event["answer"]
+        if answer in self.following:
+            return
+        self.following[answer] = event["seq"]
+        conversation = await self._conversation()
+        if conversation is None:
+            return
+        frames = await database_sync_to_async(fragments.rejoined)(conversation, answer, event)
+        for frame in frames:
+            await self._send(frame)
 
-        outbox = Coalescer(send_pieces, settings.STREAM_COALESCE_SECONDS)
-        try:
-            turn.started.set()
-            await generate(
-                answer,
-                turn.body,
-                client=self.client,
-                connection=turn.connection,
-                on_piece=outbox.add,
-                on_end=outbox.close,
-                on_sent=turn.sent.set,
-            )
-        finally:
-            turn.sent.set()  # it failed before sending, say: nothing to wait for
-            await turn.drawn.wait()
-            await outbox.close()
-            final = await database_sync_to_async(fragments.replace_message)(answer)
-            await self._send(final + fragments.composer_buttons(busy=False, ended=answer.status))
+    async def _rejoin(self, conversation: Conversation, answer: int | None) -> None:
+        """The page (reloaded, or reconnected) shows `answer` streaming: if it ended while no
+        socket was open, it gets the finished answer (if it still streams, `connect` asked for
+        it)."""
+        if answer is None or answer in self.following:
+            return
+        ended = await conversation.messages.filter(pk=answer).exclude(
+            status=Message.Status.STREAMING
+        ).afirst()
+        if ended is not None:
+            final = await database_sync_to_async(fragments.replace_message)(ended)
+            await self._send(final + fragments.composer_buttons(busy=False, ended=ended.status))
+
+    async def _tell_owner(self, kind: str, **fields: Any) -> None:
+        event = {"type": kind, "channel": self.channel_name, **fields}
+        await self.channel_layer.group_send(live.owner(self.pk), event)
 
     async def _conversation(self) -> Conversation | None:
         return await database_sync_to_async(turns.own_conversation)(self.scope["user"], self.pk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.template.loader import render_to_string
 
@@ -33,10 +34,29 @@ def replace_message(message: Message) -> str:
     return render_to_string(f"{_PAGE}#message", {"message": message})
 
 
-def messages_list(conversation: Conversation) -> str:
+def messages_list(conversation: Conversation, path: list[Message] | None = None) -> str:
     """The whole branch on screen, after an edit changed what follows."""
-    context = {"conversation": conversation} | latest(conversation.path())
+    path = conversation.path() if path is None else path
+    context = {"conversation": conversation} | latest(path)
     return render_to_string(f"{_PAGE}#messages_list", context)
+
+
+def rejoined(conversation: Conversation, answer_pk: int, shown: dict[str, Any]) -> list[str]:
+    """The branch with the answer streaming as far as it has arrived (`live.Shown`), for a
+    socket that opens mid-answer; the live frames carry on from there."""
+    path = conversation.path()
+    answer = next((m for m in path if m.pk == answer_pk), None)
+    if answer is None:  # not on the branch shown (another version is)
+        return []
+    answer.content, answer.reasoning = shown["content"], shown["reasoning"]
+    # Drawn as they were while streaming, so their arguments keep growing in place.
+    so_far = [Piece("reasoning_done", shown["reasoning_time"])] if shown["reasoning_time"] else []
+    for index, name, arguments in shown["tool_calls"]:
+        so_far.append(Piece("tool_call", name, index))
+        if arguments:
+            so_far.append(Piece("tool_arguments", arguments, index))
+    listing = messages_list(conversation, path) + composer_buttons(busy=True)
+    return [listing, *pieces(answer, so_far)]
 
 
 # Pieces of text appended to an element of the streaming message, by the element's id suffix.

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.conf import settings
 
-ACTIONS = {"send", "stop", "retry", "regenerate", "continue", "tool_results"}
+# "rejoin": the page shows an answer streaming and asks how it stands (see the consumer).
+ACTIONS = {"send", "stop", "rejoin", "retry", "regenerate", "continue", "tool_results"}
 
 
 class FrameRefused(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +21,9 @@ from playground.upstream.connections import Connection, get_connection
 
 class TurnRejected(Exception):
     """The message cannot be sent; the text says why in plain words."""
+
+
+ANSWERING = "An answer is still arriving. Press Stop first."
 
 
 def own_conversation(user: AbstractBaseUser | AnonymousUser, pk: int) -> Conversation | None:
@@ -117,7 +120,12 @@ def accept_user_message(conversation: Conversation, data: dict[str, Any]) -> Mes
     if not composer.is_valid():
         raise TurnRejected(composer.errors["message"][0])
     # Every version of every message counts: as an import may hold (imports.MAX_MESSAGES).
-    if conversation.messages.count() >= settings.MAX_CONVERSATION_MESSAGES:
+    held = conversation.messages.aggregate(
+        total=Count("pk"), streaming=Count("pk", filter=_streaming(timezone.now()))
+    )
+    if held["streaming"]:  # in another tab, or on another server process
+        raise TurnRejected(ANSWERING)
+    if held["total"] >= settings.MAX_CONVERSATION_MESSAGES:
         raise TurnRejected(
             f"This conversation holds {settings.MAX_CONVERSATION_MESSAGES:,} messages, the most "
             "one can: start a new one (Duplicate keeps its settings)."
@@ -202,7 +210,7 @@ def prepare_answer(conversation: Conversation, *, continuing: bool = False) -> P
         raise TurnRejected(
             "No connection is configured: set MISTRAL_BASE_URL or enable the local model."
         )
-    _refuse_over_limits(conversation.owner_id)
+    _refuse_over_limits(conversation.owner_id, conversation.pk)
     if continuing:
         return _prepare_continuation(conversation, connection)
     replaced = conversation.rewind_for_new_answer()
@@ -217,8 +225,13 @@ def prepare_answer(conversation: Conversation, *, continuing: bool = False) -> P
 _STALE_STREAM = timedelta(minutes=15)
 
 
-def _refuse_over_limits(owner_id: int) -> None:
-    """Answers running at once and answers per minute, per person (staff too), from settings.
+def _streaming(now: datetime) -> Q:
+    return Q(status=Message.Status.STREAMING, created__gte=now - _STALE_STREAM)
+
+
+def _refuse_over_limits(owner_id: int, conversation_pk: int) -> None:
+    """One answer at a time per conversation; answers running at once and answers per minute
+    per person (staff too), from settings.
 
     Counted in the database, so every server process sees the same figures."""
     now = timezone.now()
@@ -228,9 +241,12 @@ def _refuse_over_limits(owner_id: int) -> None:
         created__gte=now - _STALE_STREAM,
     ).exclude(request_body={})  # written by hand, not asked for
     counts = answers.aggregate(
-        running=Count("pk", filter=Q(status=Message.Status.STREAMING)),
+        running=Count("pk", filter=_streaming(now)),
+        here=Count("pk", filter=_streaming(now) & Q(conversation_id=conversation_pk)),
         last_minute=Count("pk", filter=Q(created__gte=now - timedelta(minutes=1))),
     )
+    if counts["here"]:
+        raise TurnRejected(ANSWERING)
     at_once, per_minute = settings.ANSWERS_AT_ONCE, settings.ANSWERS_PER_MINUTE
     if counts["running"] >= at_once:
         raise TurnRejected(

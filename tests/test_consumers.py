@@ -147,18 +147,22 @@ async def test_stop_cancels_the_upstream_request_and_keeps_the_partial_answer(
     await socket.disconnect()
 
 
-async def test_closing_the_tab_cancels_the_upstream_request_and_saves(
-    simulator, user, make_conversation
+async def test_an_answer_nobody_watches_is_stopped_after_the_grace_period_and_saved(
+    simulator, user, make_conversation, settings
 ):
+    settings.ANSWER_GRACE_SECONDS = 0.3
     simulator.chunks_per_second = 20
     conversation = await sync_to_async(make_conversation)()
     socket, _ = await open_socket(conversation.pk, user)
     await socket.send_json_to({"message": "A long one [[sim:long]]"})
     await receive_until(socket, FIRST_WORDS)
     await socket.disconnect()
+    await asyncio.sleep(0.1)
+    assert (await messages_of(conversation))[-1].status == "streaming"  # a reload is quicker
     await asyncio.to_thread(simulator.wait_for, lambda r: r.disconnected, 5.0)
     answer = (await messages_of(conversation))[-1]
     assert answer.status == "stopped" and answer.content
+    assert "nobody had the conversation open for 0.3 s" in answer.error
 
 
 async def test_long_answers_are_checkpointed_while_streaming(

@@ -316,7 +316,8 @@ def recover_interrupted_answers() -> int:
     Only safe when no server is streaming, i.e. before one starts.
     """
     return Message.objects.filter(status=Message.Status.STREAMING).update(
-        status=Message.Status.STOPPED
+        status=Message.Status.STOPPED,
+        error="the server stopped before it ended; what arrived by then is kept above.",
     )
 
 

@@ -11,6 +11,7 @@ from playground.upstream.client import (
     new_client,
     server_props,
     server_root,
+    shared_client,
     stream_chat,
     tokenize,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "new_client",
     "server_props",
     "server_root",
+    "shared_client",
     "stream_chat",
     "tokenize",
 ]

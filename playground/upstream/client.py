@@ -7,6 +7,8 @@ nothing of Django, Channels or HTML, so a command-line tool can use it unchanged
 from __future__ import annotations
 
 import json
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,10 +20,34 @@ from playground.upstream.sse import SSEDecoder, ThinkTagSplitter, chunk_events, 
 Client = httpx.AsyncClient
 
 
-def new_client(*, connect_timeout: float, read_timeout: float) -> Client:
-    """One client per websocket connection: building one costs tens of milliseconds."""
+def new_client(
+    *, connect_timeout: float, read_timeout: float, max_connections: int | None = 100
+) -> Client:
+    """A client for a run of work: building one costs tens of milliseconds (its TLS context)."""
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-    return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+
+
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Client] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_client(*, connect_timeout: float, read_timeout: float) -> Client:
+    """The client of every answer in this process (one per event loop, for tests' loops).
+
+    Answers outlive the socket that asked for them, so no socket can own their client; no
+    connection limit, since each streaming answer holds one connection for its whole length.
+    """
+    loop = asyncio.get_running_loop()
+    client = _SHARED.get(loop)
+    if client is None or client.is_closed:
+        client = new_client(
+            connect_timeout=connect_timeout, read_timeout=read_timeout, max_connections=None
+        )
+        _SHARED[loop] = client
+    return client
 
 
 def _headers(api_key: str, *, accept: str = "application/json") -> dict[str, str]:

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from playground import starters, turns, upstream
-from playground.models import Conversation, latest
+from playground.models import Conversation, Message, latest
 from playground.stream import generate
 from playground.upstream.connections import (
     NoModel,
@@ -81,16 +81,13 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
 @login_required
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = own_conversation(request, pk)
+    path = conversation.path()
     context = (
         _settings_context(conversation)
         | options_context(conversation)
         | variables_context(conversation)
         | {
-            **(
-                {"messages": conversation.path(), "earlier": 0}
-                if request.GET.get("all")
-                else latest(conversation.path())
-            ),
+            **({"messages": path, "earlier": 0} if request.GET.get("all") else latest(path)),
             "conversations": sidebar(request),
             "q": request.GET.get("q", ""),
             # Without JavaScript the editor of one message is opened by reloading with ?hand=id.
@@ -99,7 +96,8 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
             # A starter's message, ready to send (or change) in the composer.
             "draft": request.GET.get("draft", "")[:2000],
             "starters": starters.for_target(target_of(conversation)),
-            "busy": False,
+            # Reloaded mid-answer: Stop works at once (the socket brings the rest).
+            "busy": bool(path) and path[-1].status == Message.Status.STREAMING,
         }
     )
     return render(request, PAGE, context)

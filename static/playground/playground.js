@@ -53,7 +53,13 @@
     status.dataset.state = state;
     status.textContent = text;
   }
-  document.addEventListener("htmx:wsOpen", function () { setSocketState("open", "Connected"); });
+  document.addEventListener("htmx:wsOpen", function (event) {
+    setSocketState("open", "Connected");
+    // An answer shown streaming may have ended while no socket was open (a reload, a lost
+    // connection): ask how it stands. One still streaming is sent by the server anyway.
+    var streaming = document.querySelector("article.message--streaming[data-pk]");
+    if (streaming) event.detail.socketWrapper.send(JSON.stringify({ action: "rejoin", answer: streaming.dataset.pk }));
+  });
   document.addEventListener("htmx:wsClose", function () {
     setSocketState("closed", "Connection lost. Reconnecting… (messages you send wait until it is back)");
   });

@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from types import FrameType
 from typing import Any
@@ -23,12 +24,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="address daphne listens on")
         parser.add_argument("--port", type=int, default=8000, help="port daphne listens on")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.WORKERS,
+            help="daphne processes sharing the port (WORKERS); more than one needs REDIS_URL",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+    def handle(self, *args: Any, host: str, port: int, workers: int, **options: Any) -> None:
         # SIGTERM (from a supervisor or `kill`) stops everything the way Ctrl+C does.
         signal.signal(signal.SIGTERM, _interrupt)
         for problem in settings.CONFIGURATION_PROBLEMS:
             self.stderr.write(self.style.WARNING(problem))
+        _check_workers(workers, host)
         self._check_ports(host, port)
         self._check_hexgrid()
         # Whatever happens below, leaving this block stops what was started, newest first.
@@ -39,10 +47,12 @@ class Command(BaseCommand):
             try:
                 self._start_local_model(running)
                 self._start_simulator(running)
-                daphne = self._start_daphne(running, host, port)
+                servers = self._start_daphne(running, host, port, workers)
                 self.stdout.write(self.style.SUCCESS(f"\nHexPlay: {site_url(host, port)}"))
+                if workers > 1:
+                    self.stdout.write(f"{workers} daphne workers share the port, over Redis.")
                 self.stdout.write("Press Ctrl+C to stop.\n")
-                returncode = daphne.wait()
+                returncode = _first_exit(servers)
             except KeyboardInterrupt:
                 # A second Ctrl+C must not cut the clean-up short and leave a child behind.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -114,19 +124,62 @@ class Command(BaseCommand):
         running.callback(simulator.stop)
         self.stdout.write(f"vLLM simulator on {settings.SIMULATOR_URL}")
 
-    def _start_daphne(self, running: ExitStack, host: str, port: int) -> subprocess.Popen[bytes]:
+    def _start_daphne(
+        self, running: ExitStack, host: str, port: int, workers: int
+    ) -> list[subprocess.Popen[bytes]]:
         # Daphne wants "hexplay.asgi:application" where Django says "hexplay.asgi.application".
         module, attribute = settings.ASGI_APPLICATION.rsplit(".", 1)
+        command = [sys.executable, "-m", "daphne", f"{module}:{attribute}"]
+        if workers == 1:
+            return [self._start_worker(running, [*command, "-b", host, "-p", str(port)])]
+        # One listening socket, made here and inherited by every worker: the kernel hands each
+        # new connection to one of them (the Channels deployment docs' shared --fd socket).
+        listener = socket.socket(socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(1024)
+        running.callback(listener.close)
+        fd = listener.fileno()
+        command += ["--fd", str(fd)]
+        return [self._start_worker(running, command, pass_fds=(fd,)) for _ in range(workers)]
+
+    def _start_worker(
+        self, running: ExitStack, command: list[str], pass_fds: tuple[int, ...] = ()
+    ) -> subprocess.Popen[bytes]:
         daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), f"{module}:{attribute}"],
+            command,
             cwd=settings.BASE_DIR,
             stdin=subprocess.DEVNULL,
+            pass_fds=pass_fds,
             # Its own process group, so Ctrl+C reaches only us and we stop it in order.
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
         running.callback(terminate, daphne)
         return daphne
+
+
+def _check_workers(workers: int, host: str) -> None:
+    if workers < 1:
+        raise CommandError(f"--workers {workers}: at least one worker is needed.")
+    if workers > 1 and not settings.REDIS_URL:
+        raise CommandError(
+            f"{workers} workers need REDIS_URL: the processes reach each other's sockets and "
+            "answers through Redis (README, Scaling out). Set it, or run one worker."
+        )
+    if workers > 1 and ":" in host:
+        raise CommandError(
+            "Several workers share an IPv4 socket: give an IPv4 --host (0.0.0.0 for all)."
+        )
+
+
+def _first_exit(servers: list[subprocess.Popen[bytes]]) -> int:
+    """Wait until a worker exits (it crashed, or was stopped): its code is the command's."""
+    while True:
+        for server in servers:
+            if server.poll() is not None:
+                return server.returncode
+        time.sleep(0.2)
 
 
 def port_is_free(host: str, port: int) -> bool:
