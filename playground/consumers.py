@@ -182,9 +182,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         it)."""
         if answer is None or answer in self.following:
             return
-        ended = await conversation.messages.filter(pk=answer).exclude(
-            status=Message.Status.STREAMING
-        ).afirst()
+        ended = (
+            await conversation.messages.filter(pk=answer)
+            .exclude(status=Message.Status.STREAMING)
+            .afirst()
+        )
         if ended is not None:
             final = await database_sync_to_async(fragments.replace_message)(ended)
             await self._send(final + fragments.composer_buttons(busy=False, ended=ended.status))

@@ -214,7 +214,8 @@ class LiveAnswer:
                 self.viewers.discard(event["channel"])
                 if not self.viewers and self.alone is None:
                     grace = settings.ANSWER_GRACE_SECONDS
-                    reason = f"nobody had the conversation open for {grace:g} s; what arrived is kept above."
+                    reason = f"nobody had the conversation open for {grace:g} s; "
+                    reason += "what arrived is kept above."
                     self.alone = asyncio.get_running_loop().call_later(grace, self.stop, reason)
 
     def _joined(self, channel: str) -> None:

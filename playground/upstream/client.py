@@ -6,8 +6,8 @@ nothing of Django, Channels or HTML, so a command-line tool can use it unchanged
 
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -29,9 +29,7 @@ def new_client(
     return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
 
 
-_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Client] = (
-    weakref.WeakKeyDictionary()
-)
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Client] = weakref.WeakKeyDictionary()
 
 
 def shared_client(*, connect_timeout: float, read_timeout: float) -> Client:
