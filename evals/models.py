@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from playground.models.fields import OrderedJSONField
 from playground.models.sharing import new_share_token
 from workbench.models import Prompt, PromptVersion
 
@@ -51,7 +52,7 @@ class Check(models.Model):
     ignore_case = models.BooleanField(default=False)
     # The JSON Schema of json_schema (None: the request's response_format schema), or of the
     # tool call's arguments.
-    schema = models.JSONField(null=True, blank=True)
+    schema = OrderedJSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]

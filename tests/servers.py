@@ -41,7 +41,8 @@ def wait_for_port(
 
 def site_environment(var_dir: Path, simulator_url: str) -> dict[str, str]:
     """The site's settings: its own var dir and database, the simulator as the only connection."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    own = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}
+    env = {k: v for k, v in os.environ.items() if k not in own}
     env.update(
         DJANGO_SETTINGS_MODULE="hexplay.settings",
         HEXPLAY_VAR_DIR=str(var_dir),

@@ -16,9 +16,13 @@ from hexplay.settings import _base_url
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# The default set-up each command here starts from (not the suite's PostgreSQL or Redis).
+_OWN_SETUP = {"DATABASE_URL", "REDIS_URL", "MISTRAL_BASE_URL"}
+
+
 def manage(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
-        **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "MISTRAL_BASE_URL"}},
+        **{k: v for k, v in os.environ.items() if k not in _OWN_SETUP},
         "HEXPLAY_VAR_DIR": str(tmp_path),
         "LOCAL_MODEL_ENABLED": "false",
         **env,
@@ -121,7 +125,11 @@ def test_an_unreachable_hexgrid_is_one_line_and_the_site_still_starts(tmp_path):
         [sys.executable, "manage.py", "serve", "--port", str(site_port)],
         cwd=ROOT,
         env={
-            **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if k not in _OWN_SETUP | {"DJANGO_SETTINGS_MODULE"}
+            },
             "HEXPLAY_VAR_DIR": str(tmp_path),
             "LOCAL_MODEL_ENABLED": "false",
             "SIMULATOR_ENABLED": "false",

@@ -10,6 +10,7 @@ from django.db.models import Max, Q, QuerySet
 from django.urls import reverse
 
 from playground.models import Conversation
+from playground.models.fields import OrderedJSONField
 
 
 class Prompt(models.Model):
@@ -55,7 +56,7 @@ class PromptVersion(models.Model):
     note = models.CharField(max_length=200, blank=True)
     # The conversation's setup as a HexPlay export (format 1): system prompt, messages as
     # written (variables unfilled), options, tools, connection, model, variables' values.
-    setup = models.JSONField()
+    setup = OrderedJSONField()
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 
 from playground import outputs
+from playground.models.fields import OrderedJSONField
 from playground.models.messages import Message
 from playground.models.tools import ToolDefinition
 from playground.variables import names_in, texts_of
@@ -41,7 +42,7 @@ class Conversation(models.Model):
     system_prompt = models.TextField(blank=True)
     # The values of its {{variables}} by name, as typed (playground.variables).
     variables = models.JSONField(default=dict, blank=True)
-    options = models.JSONField(default=dict, blank=True)
+    options = OrderedJSONField(default=dict, blank=True)
     # The owner's tools offered to the model with every request (the body's `tools`).
     tools = models.ManyToManyField("ToolDefinition", blank=True, related_name="conversations")
     # Messages form a tree (each points to the one it follows); `current` is the last message of

@@ -7,6 +7,8 @@ import secrets
 from django.db import models
 from django.urls import reverse
 
+from playground.models.fields import OrderedJSONField
+
 
 def new_share_token() -> str:
     # 32 random bytes (256 bits) from the OS: unguessable, and URL-safe so it sits in a path.
@@ -21,7 +23,7 @@ class Share(models.Model):
     )
     token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
     # A copy, not references: later messages and edits stay private until the owner updates it.
-    snapshot = models.JSONField(default=dict)
+    snapshot = OrderedJSONField(default=dict)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

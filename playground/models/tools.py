@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from playground import tools
+from playground.models.fields import OrderedJSONField
 
 
 def _validate_tool_name(value: str) -> None:
@@ -33,7 +34,7 @@ class ToolDefinition(models.Model):
     name = models.CharField(max_length=64, validators=[_validate_tool_name])
     description = models.TextField(blank=True)
     # A JSON Schema with "type": "object": the arguments the model writes when it calls the tool.
-    parameters = models.JSONField(default=tools.empty_parameters, validators=[_validate_parameters])
+    parameters = OrderedJSONField(default=tools.empty_parameters, validators=[_validate_parameters])
     strict = models.BooleanField(default=False)
     # Prefills the result box when the model calls the tool, so a prototype answers in one click.
     canned_result = models.TextField(blank=True)

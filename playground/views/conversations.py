@@ -8,6 +8,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -34,9 +36,19 @@ def _new_conversation_for(user) -> Conversation:
     One never used (no message, title, system prompt, option or tool) is reused, so "New
     conversation" does not pile up empty ones in the sidebar.
     """
-    unused = Conversation.objects.filter(
-        owner=user, title="", system_prompt="", options={}, messages__isnull=True, tools=None
-    ).first()
+    # Options compared as text: on PostgreSQL they are json (kept in order), which has no "=".
+    unused = (
+        Conversation.objects.annotate(options_text=Cast("options", TextField()))
+        .filter(
+            owner=user,
+            title="",
+            system_prompt="",
+            options_text="{}",
+            messages__isnull=True,
+            tools=None,
+        )
+        .first()
+    )
     if unused is not None:
         unused.save(update_fields=["updated"])  # to the top of the list
         return unused

@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench import browser, runs, server
+from tests.bench import browser, runs, scale, server
 from tests.bench.processes import ROOT, SimulatorLog, start_simulator
 from tests.bench.report import table
 from tests.bench.site import Site, prepare_database, stored_page
 from tests.servers import serve_daphne, site_environment, stop_process
 
-CONVERSATIONS = 150  # every measured answer starts a fresh one
+CONVERSATIONS = 400  # every measured answer starts a fresh one
 
 
 def main() -> None:
@@ -53,7 +53,8 @@ def main() -> None:
         figures["server"] = asyncio.run(asyncio.wait_for(server.run(site, log), timeout=300))
         figures["browser"] = browser.run(site, log)
         figures["runs"] = runs.run(site, prompt_pk)
-        stop_process(daphne)  # the stored page is timed in this process, with the CPUs to itself
+        stop_process(daphne)  # the scale-out workers and the stored page get the CPUs
+        figures["scale"] = scale.run(sim_port, var_dir / "scale")
         stop_process(simulator)
         figures["stored_page"] = stored_page()
     except BaseException:

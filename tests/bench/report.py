@@ -130,22 +130,13 @@ def table(figures: dict[str, Any]) -> str:
         row("  daphne CPU s per answer", None, hexplay["server_cpu_s_per_answer"])
 
     section("websocket clients at once, 200 chunks at 100/s each (HexPlay column: p50 / p99)")
-    for level, f in s["concurrent"].items():
-        row(
-            f"  {level:>2} at once: Send -> first text, ms",
-            None,
-            _pair(f, "first_token_ms_p50", "first_token_ms_p99"),
-        )
-        row(
-            "     upstream write -> client per chunk, ms",
-            None,
-            _pair(f, "added_chunk_ms_p50", "added_chunk_ms_p99"),
-        )
-        row(
-            "     daphne CPU s per answer; errors",
-            None,
-            f"{_fmt(f['server_cpu_s_per_answer'])}; {len(f['errors'])}",
-        )
+    _concurrent(row, s["concurrent"])
+    scaled = figures["scale"]
+    section(
+        f"the same on PostgreSQL + Redis, {scaled['workers']} daphne workers "
+        "(HexPlay column: p50 / p99)"
+    )
+    _concurrent(row, scaled["concurrent"])
 
     page = figures["stored_page"]
     section(f"stored page of {page['messages']:,} messages (Django test client, servers stopped)")
@@ -192,3 +183,25 @@ def _fmt(value: Any, unit: str = "") -> str:
     if abs(value) >= 10:
         return f"{value:.1f}{unit}"
     return f"{value:.2f}{unit}"
+
+
+def _concurrent(row: Callable[..., None], levels: dict[str, Any]) -> None:
+    """Per level: first text and added latency per chunk (p50 / p99), CPU and errors."""
+    for level, f in levels.items():
+        row(
+            f"  {level:>3} at once: Send -> first text, ms",
+            None,
+            _pair(f, "first_token_ms_p50", "first_token_ms_p99"),
+            "<= 100 / 400 at 100",
+        )
+        row(
+            "      upstream write -> client per chunk, ms",
+            None,
+            _pair(f, "added_chunk_ms_p50", "added_chunk_ms_p99"),
+            "<= 15 / 150",
+        )
+        row(
+            "      daphne CPU s per answer; answers; errors",
+            None,
+            f"{_fmt(f['server_cpu_s_per_answer'])}; {f['answers']}; {len(f['errors'])}",
+        )

@@ -1,5 +1,5 @@
 """Server-side figures: HexPlay's websocket read by a client (the `websockets` library) beside
-the simulator read directly (httpx), one conversation at a time and 1, 10 and 50 at once.
+the simulator read directly (httpx), one conversation at a time and 1, 10, 50 and 100 at once.
 
 Every time is `time.time()`, the clock the simulator notes its writes with, so per chunk the
 delay is "text at the client" minus "text into the simulator's socket" without a relay.
@@ -24,7 +24,7 @@ from tests.bench.timing import Seen, Timed, js_length, p50, p99, timed
 RATE = 100  # chunks per second for the paced answers
 PACED = f"[[sim:tokens=200]] [[sim:rate={RATE}]]"
 FULL = "[[sim:tokens=1677]]"
-LEVELS = (1, 10, 50)  # conversations at once
+LEVELS = (1, 10, 50, 100)  # conversations at once
 TURN_TIMEOUT = 60.0  # no single answer may take longer
 
 # The protocol the page speaks: text comes as JSON frames {"append": [[element id, text], …]}
@@ -48,7 +48,7 @@ async def open_socket(site: Site, pk: int) -> ClientConnection:
     # Like the page: the session cookie and an Origin that AllowedHostsOriginValidator accepts.
     # No compression (daphne offers none anyway) and no pings, so nothing but answers is read.
     return await connect(
-        f"ws://127.0.0.1:{site.port}/ws/conversations/{pk}/",
+        f"ws://127.0.0.1:{site.port_for(pk)}/ws/conversations/{pk}/",
         origin=site.url,
         additional_headers={"Cookie": site.cookie},
         compression=None,
@@ -191,14 +191,14 @@ def check(batch: Batch) -> None:
 async def hexplay_batch(site: Site, log: SimulatorLog, hooks: str, count: int, *, together: bool):
     sockets = await warmed_sockets(site, count)
     log.clear()
-    before = cpu_seconds(site.pid)
+    before = sum(cpu_seconds(pid) for pid in site.pids)
     if together:
         results = await asyncio.gather(
             *(socket_turn(s, hooks) for s in sockets), return_exceptions=True
         )
     else:
         results = [await socket_turn(s, hooks) for s in sockets]
-    cpu = cpu_seconds(site.pid) - before
+    cpu = sum(cpu_seconds(pid) for pid in site.pids) - before
     await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     turns = [r for r in results if isinstance(r, Turn)]
     errors = [repr(r) for r in results if not isinstance(r, Turn)]
@@ -229,8 +229,14 @@ async def run(site: Site, log: SimulatorLog) -> dict[str, Any]:
                 "direct": figures(direct, hexplay=False),
                 "hexplay": figures(hexplay, hexplay=True),
             }
-    result["concurrent"] = {}
+    result["concurrent"] = await concurrent(site, log)
+    return result
+
+
+async def concurrent(site: Site, log: SimulatorLog) -> dict[str, Any]:
+    """1, 10, 50 and 100 conversations streaming at once, each its own socket."""
+    result = {}
     for level in LEVELS:
         batch = await hexplay_batch(site, log, PACED, level, together=True)
-        result["concurrent"][str(level)] = figures(batch, hexplay=True)
+        result[str(level)] = figures(batch, hexplay=True)
     return result

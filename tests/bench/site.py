@@ -26,6 +26,17 @@ class Site:
     sim_port: int
     cookie: str
     conversations: list[int]
+    # Further workers on the same Redis and PostgreSQL (the scale-out figures): each socket
+    # goes to one of them, by its conversation, as a load balancer would spread them.
+    more_workers: tuple[tuple[int, int], ...] = ()
+
+    def port_for(self, pk: int) -> int:
+        ports = [self.port, *(port for port, _ in self.more_workers)]
+        return ports[pk % len(ports)]
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid, *(pid for _, pid in self.more_workers)]
 
     @property
     def url(self) -> str:
