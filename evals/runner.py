@@ -1,11 +1,12 @@
 """Runs: every row of a run sent upstream, several at a time over one HTTP client, stored as it
 streams and shown live to whoever has the run's page open.
 
-A run lives in the process that started it, as an asyncio task (kept in `_RUNNING`, so Stop can
-cancel it). Cancelling closes every upstream request under way; rows not answered yet are
-marked stopped. The page gets the answers' text as `{"append": [[element id, text], ...]}`
-frames, coalesced over `FRAME_WINDOW` for all rows at once, and one HTML fragment per row that
-ends (its cell and the progress line, swapped out of band by htmx).
+A run lives in the process that started it, as an asyncio task (kept in `_RUNNING`); Stop in
+any process reaches it through the channel layer (`owner_group`). Cancelling closes every
+upstream request under way; rows not answered yet are marked stopped. The page gets the
+answers' text as `{"append": [[element id, text], ...]}` frames, coalesced over `FRAME_WINDOW`
+for all rows at once, and one HTML fragment per row that ends (its cell and the progress line,
+swapped out of band by htmx).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.template.loader import render_to_string
 
 from evals import checks
 from evals.models import Run, RunRow, TestCase
+from hexplay import shutdown
 from playground import options, refusals, upstream, variables
 from playground.stream import request_body
 from playground.upstream.connections import Connection, get_connection
@@ -47,8 +49,9 @@ def group_of(run_id: int) -> str:
     return f"run-{run_id}"
 
 
-def is_running(run_id: int) -> bool:
-    return run_id in _RUNNING
+def owner_group(run_id: int) -> str:
+    """The process running the run listens here (for Stop pressed on another worker)."""
+    return f"run-owner-{run_id}"
 
 
 # ---- Preparing a run (in the database thread) ---------------------------------------------
@@ -180,15 +183,16 @@ def rows_to_retry(run: Run) -> int:
     return count
 
 
-def interrupted(run: Run) -> None:
-    """A run marked running that no task of this process runs (the server restarted)."""
-    if run.status != Run.Status.RUNNING or is_running(run.pk):
-        return
-    run.rows.filter(status__in=[RunRow.Status.WAITING, RunRow.Status.RUNNING]).update(
+def recover_interrupted_runs() -> int:
+    """Runs left running by a server that stopped: their unanswered rows become stopped, so
+    Retry sends them again. Only safe when no server is running, i.e. before one starts."""
+    runs = Run.objects.filter(status=Run.Status.RUNNING)
+    RunRow.objects.filter(
+        run__in=runs, status__in=[RunRow.Status.WAITING, RunRow.Status.RUNNING]
+    ).update(
         status=RunRow.Status.STOPPED, error="The server restarted before this row was answered."
     )
-    run.status = Run.Status.STOPPED
-    run.save(update_fields=["status"])
+    return runs.update(status=Run.Status.STOPPED)
 
 
 # ---- Running ------------------------------------------------------------------------------
@@ -201,17 +205,40 @@ def start(run_id: int) -> None:
     task = asyncio.create_task(_run(run_id))
     _RUNNING[run_id] = task
     task.add_done_callback(lambda _: _RUNNING.pop(run_id, None))
+    shutdown.before_stop(stop_all)
 
 
-async def stop(run_id: int) -> bool:
-    """Cancel the run: every request under way is closed, unanswered rows are marked stopped."""
+async def stop(run_id: int) -> None:
+    """Cancel the run: every request under way is closed, unanswered rows are marked stopped.
+
+    Run here, it is stopped when this returns; run by another process, that one is told."""
     task = _RUNNING.get(run_id)
     if task is None:
-        return False
+        await get_channel_layer().group_send(owner_group(run_id), {"type": "run.stop"})
+        return
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    return True
+
+
+async def stop_all() -> None:
+    """Stop every run of this process and wait until each is saved (server shutdown)."""
+    tasks = list(_RUNNING.values())
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _stop_when_told(run_id: int, task: asyncio.Task[None]) -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(owner_group(run_id), channel)
+    try:
+        while (await layer.receive(channel)).get("type") != "run.stop":
+            pass
+        task.cancel()
+    finally:
+        await layer.group_discard(owner_group(run_id), channel)
 
 
 async def wait(run_id: int) -> None:
@@ -269,6 +296,7 @@ def _load(run_id: int) -> tuple[Run, list[RunRow], Connection | None]:
 async def _run(run_id: int) -> None:
     run, rows, connection = await database_sync_to_async(_load)(run_id)
     frames = _Frames(group_of(run_id))
+    told = asyncio.create_task(_stop_when_told(run_id, asyncio.current_task()))
     limit = asyncio.Semaphore(run.concurrency)
     status = Run.Status.DONE
     async with upstream.new_client(
@@ -291,6 +319,7 @@ async def _run(run_id: int) -> None:
             status = Run.Status.STOPPED
             raise
         finally:
+            told.cancel()
             await frames.close()
             html = await database_sync_to_async(_end_run)(run, status)
             await frames.send(html)

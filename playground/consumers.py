@@ -21,8 +21,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     accepted = False
     closed = False
     rate: inbound.RateLimit
-    # Answer pk -> the last numbered frame of it this socket passed on (see `live`).
+    # Answer pk -> the last numbered frame of it this socket passed on (see `live`); answers
+    # whose last frame it passed on; frames that wait while a snapshot is drawn.
     following: dict[int, int]
+    ended: set[int]
+    held: list[str] | None = None
 
     async def connect(self) -> None:
         self.pk = self.scope["url_route"]["kwargs"]["pk"]
@@ -30,19 +33,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused, nothing leaks
             return
         self.rate = inbound.RateLimit(settings.WEBSOCKET_PER_SECOND, settings.WEBSOCKET_BURST)
-        self.following = {}
-        await self.channel_layer.group_add(live.viewers(self.pk), self.channel_name)
+        self.following, self.ended = {}, set()
         await self.accept()
         self.accepted = True
-        # An answer already streaming (a reload, another tab) sends what arrived so far.
-        await self._tell_owner("answer.join", snapshot=True)
+        # An answer already streaming (a reload, another tab) shows what arrived so far.
+        if snapshot := await live.watch(self.pk, self):
+            await self.answer_snapshot(snapshot)
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
         if self.accepted:
             # The answer goes on: a reload or another tab picks it up (see `live`).
-            await self.channel_layer.group_discard(live.viewers(self.pk), self.channel_name)
-            await self._tell_owner("answer.leave")
+            await live.unwatch(self.pk, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Every frame read (or refused in words, see `inbound`) before it is acted on."""
@@ -67,7 +69,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         if action == "stop":
-            await self._tell_owner("answer.stop")  # whichever process streams it
+            await live.stop(self.pk)  # whichever process streams it
             return
         if action == "rejoin":
             await self._rejoin(conversation, turns.as_int(content.get("answer")))
@@ -142,39 +144,51 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.following[prepared[1].pk] = 0
-        await live.LiveAnswer(self.pk, prepared, viewer=self.channel_name, shown=shown).start()
+        await live.LiveAnswer(self.pk, prepared, shown=shown).start()
 
     async def answer_frames(self, event: dict[str, Any]) -> None:
-        """Numbered frames of an answer, from the process streaming it (see `live`)."""
+        """Numbered frames of an answer: handed over by `live` when it streams in this
+        process ("here"), else from the channel layer."""
         answer, seq = event["answer"], event["seq"]
         passed = self.following.get(answer)
+        if answer in self.ended or (passed is not None and seq <= passed):
+            return  # had it already (the channel layer's copy of a frame handed over here)
         if event["last"]:
-            # Always passed on: it replaces the answer whole, however much of it this page has.
+            # Passed on even unasked: it replaces the answer whole, however much is on screen.
             self.following.pop(answer, None)
+            self.ended.add(answer)
         elif passed is None:
             if seq != 1:
-                return  # begun before this socket: the snapshot asked for in `connect` has it
+                return  # begun before this socket: its snapshot covers this frame
             self.following[answer] = seq
-            await self._tell_owner("answer.join")  # begun by another tab: watching it too
-        elif seq <= passed:
-            return
+            if not event.get("here"):
+                await live.join_from_afar(self.pk, self)  # the rest, from the other process
         else:
             self.following[answer] = seq
+        if self.held is not None:
+            self.held.extend(event["frames"])
+            return
         for frame in event["frames"]:
             await self._send(frame)
 
     async def answer_snapshot(self, event: dict[str, Any]) -> None:
         """What an answer begun before this socket opened has shown so far."""
         answer = event["answer"]
-        if answer in self.following:
+        if answer in self.ended or self.following.get(answer, 0) >= event["seq"]:
             return
         self.following[answer] = event["seq"]
-        conversation = await self._conversation()
-        if conversation is None:
-            return
-        frames = await database_sync_to_async(fragments.rejoined)(conversation, answer, event)
-        for frame in frames:
-            await self._send(frame)
+        self.held = []  # frames that arrive while it is drawn follow it
+        try:
+            conversation = await self._conversation()
+            if conversation is not None:
+                for frame in await database_sync_to_async(fragments.rejoined)(
+                    conversation, answer, event
+                ):
+                    await self._send(frame)
+        finally:
+            held, self.held = self.held, None
+            for frame in held:
+                await self._send(frame)
 
     async def _rejoin(self, conversation: Conversation, answer: int | None) -> None:
         """The page (reloaded, or reconnected) shows `answer` streaming: if it ended while no
@@ -190,10 +204,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if ended is not None:
             final = await database_sync_to_async(fragments.replace_message)(ended)
             await self._send(final + fragments.composer_buttons(busy=False, ended=ended.status))
-
-    async def _tell_owner(self, kind: str, **fields: Any) -> None:
-        event = {"type": kind, "channel": self.channel_name, **fields}
-        await self.channel_layer.group_send(live.owner(self.pk), event)
 
     async def _conversation(self) -> Conversation | None:
         return await database_sync_to_async(turns.own_conversation)(self.scope["user"], self.pk)

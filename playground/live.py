@@ -1,11 +1,14 @@
 """Answers being streamed: owned by the process that started them, watched by every socket of
-their conversation (any tab, any worker) through two channel-layer groups.
+their conversation, in any tab and on any worker.
 
-`viewers(pk)` holds every socket of conversation `pk`; the answer's frames go there, numbered.
-`owner(pk)` holds the process streaming its answer, if one is: sockets send it `answer.join`
-(with their channel, to get what arrived so far), `answer.leave` and `answer.stop`. A viewer
-that joins mid-answer drops the numbered frames the snapshot already covers, so it sees every
-piece once. When the last viewer has been gone `ANSWER_GRACE_SECONDS` the answer is stopped.
+A socket in the owner's process (the usual case: the one that asked, another tab on the same
+worker) is handed the answer's numbered frames directly. Sockets of other processes are reached
+through the channel layer (Redis): every socket is in the group `viewers(pk)`, where an answer's
+first and last frames go; the process streaming conversation `pk`'s answer listens on
+`owner(pk)` for `answer.join` (a socket elsewhere that wants the rest, with what arrived so
+far), `answer.leave` and `answer.stop`, and sends the frames to each joined socket. A socket
+that joins mid-answer drops the frames its snapshot already covers, so it sees every piece
+once. When the last socket has been gone `ANSWER_GRACE_SECONDS`, the answer is stopped.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from hexplay import shutdown
 from playground import fragments, upstream
 from playground.models import Message
 from playground.stream import Coalescer, Piece, generate
@@ -82,24 +85,84 @@ class Shown:
         }
 
 
+class Viewer(Protocol):
+    """A socket of a conversation (the consumer)."""
+
+    channel_name: str
+
+    async def answer_frames(self, event: dict[str, Any]) -> None: ...
+
+
+# Conversation pk -> the sockets of this process that have it open.
+_SOCKETS: dict[int, set[Viewer]] = {}
+
+
+def _crosses_processes() -> bool:
+    """Other processes may hold sockets and answers: the layer is not the in-memory one."""
+    return not isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+async def watch(pk: int, viewer: Viewer) -> dict[str, Any] | None:
+    """Count `viewer` as watching conversation `pk`. Returns what an answer streaming here has
+    shown so far (an `answer.snapshot` event); one streaming elsewhere sends its own."""
+    _SOCKETS.setdefault(pk, set()).add(viewer)
+    if _crosses_processes():
+        layer = get_channel_layer()
+        await layer.group_add(viewers(pk), viewer.channel_name)
+        join = {"type": "answer.join", "channel": viewer.channel_name, "snapshot": True}
+        await layer.group_send(owner(pk), join)
+    answer = _LIVE.get(pk)
+    if answer is None:
+        return None
+    answer.joined()
+    return answer.snapshot()
+
+
+async def unwatch(pk: int, viewer: Viewer) -> None:
+    sockets = _SOCKETS.get(pk, set())
+    sockets.discard(viewer)
+    if not sockets:
+        _SOCKETS.pop(pk, None)
+    if _crosses_processes():
+        layer = get_channel_layer()
+        await layer.group_discard(viewers(pk), viewer.channel_name)
+        await layer.group_send(owner(pk), {"type": "answer.leave", "channel": viewer.channel_name})
+    if (answer := _LIVE.get(pk)) is not None:
+        answer.left()
+
+
+async def join_from_afar(pk: int, viewer: Viewer) -> None:
+    """`viewer` saw an answer start in another process: ask it for the frames (and what
+    arrived between its first frame and now)."""
+    join = {"type": "answer.join", "channel": viewer.channel_name, "snapshot": True}
+    await get_channel_layer().group_send(owner(pk), join)
+
+
+async def stop(pk: int) -> None:
+    """Stop conversation `pk`'s answer, in whichever process streams it."""
+    if (answer := _LIVE.get(pk)) is not None:
+        answer.stop()
+    elif _crosses_processes():
+        await get_channel_layer().group_send(owner(pk), {"type": "answer.stop"})
+
+
 class LiveAnswer:
-    """One answer streaming in this process, and the sockets watching it."""
+    """One answer streaming in this process, and the sockets of other processes watching it."""
 
     def __init__(
         self,
         conversation_pk: int,
         prepared: tuple[Connection, Message, dict[str, Any]],
         *,
-        viewer: str,
         shown: Callable[[], str] | None,
     ) -> None:
         self.pk = conversation_pk
         self.connection, self.answer, self.body = prepared
         self.shown = shown
-        self.viewers = {viewer}
+        self.remote: set[str] = set()  # channels of sockets in other processes
         self.seq = 0
         self.sent_so_far = Shown(self.answer.content, self.answer.reasoning)
-        self.layer = get_channel_layer()
+        self.layer = get_channel_layer() if _crosses_processes() else None
         self.stop_reason = ""
         self.alone: asyncio.TimerHandle | None = None
         self.started = asyncio.Event()  # the stream's task is inside its try block
@@ -108,12 +171,13 @@ class LiveAnswer:
 
     async def start(self) -> None:
         """Start streaming; on return a Stop reaches the answer, and it is saved as stopped."""
-        self.channel = await self.layer.new_channel()
-        await self.layer.group_add(owner(self.pk), self.channel)
+        if self.layer is not None:
+            self.channel = await self.layer.new_channel()
+            await self.layer.group_add(owner(self.pk), self.channel)
+            self.listener = asyncio.create_task(self._listen())
         _LIVE[self.pk] = self
-        _stop_on_shutdown()
+        shutdown.before_stop(stop_all)  # SIGTERM: saved as stopped by the restart
         self.task = asyncio.create_task(self._stream())
-        self.listener = asyncio.create_task(self._listen())
         await self.started.wait()
         try:
             # Drawing takes milliseconds the model can use: the request goes out first, unless
@@ -134,6 +198,24 @@ class LiveAnswer:
     def stop(self, reason: str = "") -> None:
         self.stop_reason = self.stop_reason or reason
         self.task.cancel()
+
+    def snapshot(self) -> dict[str, Any] | None:
+        if not self.seq:
+            return None  # nothing drawn yet: the first frame will be
+        event = {"type": "answer.snapshot", "answer": self.answer.pk, "seq": self.seq}
+        return event | self.sent_so_far.as_event()
+
+    def joined(self) -> None:
+        if self.alone is not None:
+            self.alone.cancel()
+            self.alone = None
+
+    def left(self) -> None:
+        if _SOCKETS.get(self.pk) or self.remote or self.alone is not None:
+            return
+        grace = settings.ANSWER_GRACE_SECONDS
+        reason = f"nobody had the conversation open for {grace:g} s; what arrived is kept above."
+        self.alone = asyncio.get_running_loop().call_later(grace, self.stop, reason)
 
     async def _stream(self) -> None:
         answer = self.answer
@@ -168,7 +250,7 @@ class LiveAnswer:
             await self._end()
 
     async def _end(self) -> None:
-        """Say why it stopped, leave the owner group, then give every tab the finished answer."""
+        """Say why it stopped, stop listening, then give every tab the finished answer."""
         answer = self.answer
         if self.stop_reason and answer.status == Message.Status.STOPPED:
             answer.error = self.stop_reason
@@ -177,8 +259,9 @@ class LiveAnswer:
             del _LIVE[self.pk]
         if self.alone is not None:
             self.alone.cancel()
-        self.listener.cancel()
-        await self.layer.group_discard(owner(self.pk), self.channel)
+        if self.layer is not None:
+            self.listener.cancel()
+            await self.layer.group_discard(owner(self.pk), self.channel)
         final = await database_sync_to_async(fragments.replace_message)(answer)
         await self._publish(
             [final + fragments.composer_buttons(busy=False, ended=answer.status)], last=True
@@ -195,34 +278,35 @@ class LiveAnswer:
             "frames": frames,
             "last": last,
         }
-        await self.layer.group_send(viewers(self.pk), event)
+        for socket in list(_SOCKETS.get(self.pk, ())):
+            try:
+                await socket.answer_frames(event | {"here": True})
+            except Exception:  # one broken socket must not stop the answer for the others
+                logger.exception("A socket of conversation %s could not take a frame", self.pk)
+        if self.layer is None:
+            return
+        for channel in list(self.remote):
+            await self.layer.send(channel, event)
+        if self.seq == 1 or last:
+            # Sockets of other processes that have not joined yet: the start, and the end.
+            await self.layer.group_send(viewers(self.pk), event)
 
     async def _listen(self) -> None:
-        """Joins, leaves and Stops from the conversation's sockets, wherever they are."""
+        """Joins, leaves and Stops from sockets of other processes."""
+        assert self.layer is not None
         while True:
             event = await self.layer.receive(self.channel)
             kind = event.get("type")
             if kind == "answer.stop":
                 self.stop()
             elif kind == "answer.join":
-                self._joined(event["channel"])
-                if event.get("snapshot") and self.seq:
-                    snapshot = {"type": "answer.snapshot", "answer": self.answer.pk}
-                    snapshot |= {"seq": self.seq, **self.sent_so_far.as_event()}
+                self.remote.add(event["channel"])
+                self.joined()
+                if event.get("snapshot") and (snapshot := self.snapshot()):
                     await self.layer.send(event["channel"], snapshot)
             elif kind == "answer.leave":
-                self.viewers.discard(event["channel"])
-                if not self.viewers and self.alone is None:
-                    grace = settings.ANSWER_GRACE_SECONDS
-                    reason = f"nobody had the conversation open for {grace:g} s; "
-                    reason += "what arrived is kept above."
-                    self.alone = asyncio.get_running_loop().call_later(grace, self.stop, reason)
-
-    def _joined(self, channel: str) -> None:
-        self.viewers.add(channel)
-        if self.alone is not None:
-            self.alone.cancel()
-            self.alone = None
+                self.remote.discard(event["channel"])
+                self.left()
 
 
 async def stop_all(reason: str = RESTARTED) -> None:
@@ -231,25 +315,3 @@ async def stop_all(reason: str = RESTARTED) -> None:
     for answer in answers:
         answer.stop(reason)
     await asyncio.gather(*(answer.task for answer in answers), return_exceptions=True)
-
-
-_shutdown_hooked = False
-
-
-def _stop_on_shutdown() -> None:
-    """Under daphne, SIGTERM stops the reactor: first save the answers as stopped (restarted)."""
-    global _shutdown_hooked
-    reactor_module = sys.modules.get("twisted.internet.reactor")
-    if _shutdown_hooked or reactor_module is None:
-        return
-    from twisted.internet import defer, reactor
-
-    if not reactor.running:
-        return
-    _shutdown_hooked = True
-
-    def before_shutdown() -> defer.Deferred[None]:
-        logger.info("Stopping %d answer(s) before the server stops", len(_LIVE))
-        return defer.Deferred.fromFuture(asyncio.ensure_future(stop_all()))
-
-    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import os
 import re
 
 import pytest
@@ -161,4 +162,18 @@ async def test_a_stopping_server_saves_its_answers_as_stopped_by_the_restart(
     assert "Continue" in final
     answer = await last_message(conversation)
     assert answer.status == "stopped" and answer.content and "restarted" in answer.error
+    await socket.disconnect()
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the Redis layer's own read timeout")
+async def test_an_idle_socket_on_redis_outlives_the_layers_blocking_read(
+    simulator, user, make_conversation
+):
+    # redis-py 8's default 5 s socket timeout cut channels_redis's 5 s blocking read short,
+    # which killed every socket idle that long (settings: socket_timeout).
+    conversation = await sync_to_async(make_conversation)()
+    socket, _ = await open_socket(conversation.pk, user)
+    await asyncio.sleep(6.5)
+    await socket.send_json_to({"message": "Still there?"})
+    await receive_until(socket, ANSWER_DONE)
     await socket.disconnect()

@@ -80,7 +80,6 @@ async def run_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _run_context(run: Run, **extra: Any) -> dict[str, Any]:
-    runner.interrupted(run)
     rows = list(run.rows.all())
     return {
         "run": run,
@@ -137,7 +136,7 @@ async def run_stop(request: HttpRequest, pk: int) -> HttpResponse:
 async def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Only the rows without an answer (failed or stopped) are sent again."""
     run = await sync_to_async(_own_run)(request, pk)
-    if runner.is_running(run.pk):
+    if run.status == Run.Status.RUNNING:  # here or in another server process
         return _go(request, run)
     if await sync_to_async(runner.rows_to_retry)(run):
         runner.start(run.pk)

@@ -7,7 +7,7 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from evals import runner
@@ -123,7 +123,7 @@ async def test_stop_closes_every_request_and_marks_the_rest_stopped(simulator, m
     runner.start(run.pk)
     await asyncio.to_thread(simulator.wait_for, lambda r: r.chunks_sent > 3)
 
-    assert await runner.stop(run.pk)
+    await runner.stop(run.pk)
 
     for _ in range(100):  # the simulator notices a closed socket at its next write
         if all(r.disconnected for r in simulator.requests):
@@ -137,7 +137,7 @@ async def test_stop_closes_every_request_and_marks_the_rest_stopped(simulator, m
     assert all(r.disconnected and not r.completed for r in simulator.requests)
     # What had arrived is kept.
     assert stopped[0].answer or stopped[1].answer
-    assert not runner.is_running(run.pk)
+    assert run.pk not in runner._RUNNING
 
 
 async def test_repeats_ask_again_with_their_own_seeds(simulator, make_prompt, rows):
@@ -294,3 +294,32 @@ async def test_a_run_with_a_keyed_server_keeps_the_key_out_of_pages_exports_and_
     ]
     assert b"fine" in seen[0]
     assert all(ADMIN_KEY.encode() not in text for text in seen)
+
+
+async def test_stop_from_another_server_process_reaches_the_run(simulator, make_prompt, rows):
+    # As `runner.stop` in a process that does not run it sends: the owner group's message.
+    from channels.layers import get_channel_layer
+
+    simulator.chunks_per_second = 20
+    prompt = await sync_to_async(make_prompt)("{{text}} [[sim:long]]")
+    await sync_to_async(rows)(prompt, {"text": "one"}, {"text": "two"})
+    run = await new_run(prompt, concurrency=2)
+    runner.start(run.pk)
+    await asyncio.to_thread(simulator.wait_for, lambda r: r.chunks_sent > 3)
+    await get_channel_layer().group_send(runner.owner_group(run.pk), {"type": "run.stop"})
+    await runner.wait(run.pk)
+    await run.arefresh_from_db()
+    assert run.status == "stopped"
+    assert [row.status for row in await rows_of(run)] == ["stopped", "stopped"]
+
+
+def test_runs_cut_off_by_a_stopped_server_are_stopped_at_the_next_start(make_prompt, rows):
+    prompt = make_prompt("{{text}}")
+    rows(prompt, {"text": "one"}, {"text": "two"})
+    run = async_to_sync(new_run)(prompt)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
+    assert runner.recover_interrupted_runs() == 1
+    run.refresh_from_db()
+    assert run.status == "stopped"
+    assert {row.status for row in run.rows.all()} == {"stopped"}
+    assert "restarted" in run.rows.first().error

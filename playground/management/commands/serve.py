@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from evals.runner import recover_interrupted_runs
 from playground.models import recover_interrupted_answers
 from playground.upstream.connections import HEXGRID, get_connection, listed_models
 from playground.upstream.localmodel import LocalModelProcess, die_with_parent, terminate
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         recovered = recover_interrupted_answers()
         if recovered:
             self.stdout.write(f"{recovered} answer(s) cut off by the last stop are marked stopped.")
+        if runs := recover_interrupted_runs():
+            self.stdout.write(f"{runs} test run(s) cut off by the last stop are marked stopped.")
         with ExitStack() as running:
             try:
                 self._start_local_model(running)
