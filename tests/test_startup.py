@@ -149,3 +149,49 @@ def test_an_unreachable_hexgrid_is_one_line_and_the_site_still_starts(tmp_path):
 
     assert line.startswith("HexGrid at http://127.0.0.1:9/v1: Could not fetch the list of models")
     assert "HexPlay: http://127.0.0.1:" in started
+
+
+def test_several_workers_without_redis_are_refused_in_words(tmp_path):
+    result = manage("serve", "--workers", "2", tmp_path=tmp_path, SIMULATOR_ENABLED="false")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "2 workers need REDIS_URL" in result.stderr
+
+
+def test_workers_share_one_port_over_redis(tmp_path):
+    import httpx
+
+    from tests.backends import redis_server
+    from tests.servers import free_port, wait_for_port
+
+    manage("migrate", "--noinput", tmp_path=tmp_path)
+    port = free_port()
+    with redis_server(tmp_path) as redis_url:
+        environment = {
+            **{k: v for k, v in os.environ.items() if k not in _OWN_SETUP},
+            "HEXPLAY_VAR_DIR": str(tmp_path),
+            "LOCAL_MODEL_ENABLED": "false",
+            "SIMULATOR_ENABLED": "false",
+            "REDIS_URL": redis_url,
+            "WORKERS": "2",
+        }
+        environment.pop("DJANGO_SETTINGS_MODULE", None)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_for_port(port, process, "serve")
+            answers = {httpx.get(f"http://127.0.0.1:{port}/healthz").json()["channel_layer"]}
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+        finally:
+            process.terminate()
+            output = process.communicate(timeout=30)[0]
+    assert answers == {"ok"}
+    assert len(children.split()) == 2, output  # two daphne processes
+    assert "2 daphne workers share the port, over Redis." in output

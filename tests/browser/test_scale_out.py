@@ -1,5 +1,6 @@
 """Two workers, one Redis, one PostgreSQL (as two machines behind a load balancer would be):
-an answer started in a tab on worker 1 streams in a tab on worker 2, whose Stop reaches it."""
+an answer started in a tab on worker 1 streams in a tab on worker 2, which a reload rejoins and
+whose Stop reaches it."""
 
 from __future__ import annotations
 
@@ -55,6 +56,11 @@ def test_a_tab_on_another_worker_sees_the_answer_stream_and_stops_it(
 
     send(page, "Tell me about tides [[sim:tokens=400]] [[sim:rate=40]]")
     expect(other.get_by_role("article", name="User message")).to_contain_text("tides")
+    grows(other)
+    # A reload on worker 2 rejoins the answer streaming on worker 1.
+    other.reload()
+    wait_until_connected(other)
+    expect(answers(other).last).to_have_attribute("aria-busy", "true")
     grows(other)
     other.get_by_role("button", name="Stop", exact=True).click()
 
