@@ -164,6 +164,7 @@ class LiveAnswer:
         self.sent_so_far = Shown(self.answer.content, self.answer.reasoning)
         self.layer = get_channel_layer() if _crosses_processes() else None
         self.stop_reason = ""
+        self.stopping = False
         self.alone: asyncio.TimerHandle | None = None
         self.started = asyncio.Event()  # the stream's task is inside its try block
         self.sent = asyncio.Event()  # the request is upstream
@@ -197,6 +198,7 @@ class LiveAnswer:
 
     def stop(self, reason: str = "") -> None:
         self.stop_reason = self.stop_reason or reason
+        self.stopping = True
         self.task.cancel()
 
     def snapshot(self) -> dict[str, Any] | None:
@@ -221,6 +223,10 @@ class LiveAnswer:
         answer = self.answer
 
         async def send_pieces(batch: list[Piece]) -> None:
+            if self.stopping:
+                # The cancel of a Stop can be swallowed by the library it lands in (seen in
+                # the Redis client, now and then): the next piece ends the answer instead.
+                raise asyncio.CancelledError
             await self.drawn.wait()  # the answer's elements are on the pages
             for piece in batch:
                 self.sent_so_far.add(piece)
