@@ -107,10 +107,8 @@ async def watch(pk: int, viewer: Viewer) -> dict[str, Any] | None:
     shown so far (an `answer.snapshot` event); one streaming elsewhere sends its own."""
     _SOCKETS.setdefault(pk, set()).add(viewer)
     if _crosses_processes():
-        layer = get_channel_layer()
-        await layer.group_add(viewers(pk), viewer.channel_name)
-        join = {"type": "answer.join", "channel": viewer.channel_name, "snapshot": True}
-        await layer.group_send(owner(pk), join)
+        await get_channel_layer().group_add(viewers(pk), viewer.channel_name)
+        await join_from_afar(pk, viewer)
     answer = _LIVE.get(pk)
     if answer is None:
         return None
@@ -124,18 +122,16 @@ async def unwatch(pk: int, viewer: Viewer) -> None:
     if not sockets:
         _SOCKETS.pop(pk, None)
     if _crosses_processes():
-        layer = get_channel_layer()
-        await layer.group_discard(viewers(pk), viewer.channel_name)
-        await layer.group_send(owner(pk), {"type": "answer.leave", "channel": viewer.channel_name})
+        await get_channel_layer().group_discard(viewers(pk), viewer.channel_name)
+        await _tell_owner(pk, "answer.leave", channel=viewer.channel_name)
     if (answer := _LIVE.get(pk)) is not None:
         answer.left()
 
 
 async def join_from_afar(pk: int, viewer: Viewer) -> None:
-    """`viewer` saw an answer start in another process: ask it for the frames (and what
-    arrived between its first frame and now)."""
-    join = {"type": "answer.join", "channel": viewer.channel_name, "snapshot": True}
-    await get_channel_layer().group_send(owner(pk), join)
+    """Ask the process streaming `pk`'s answer, if another one is, for its frames and what it
+    has shown so far (at connect, or once `viewer` saw that answer's first frame)."""
+    await _tell_owner(pk, "answer.join", channel=viewer.channel_name, snapshot=True)
 
 
 async def stop(pk: int) -> None:
@@ -143,7 +139,11 @@ async def stop(pk: int) -> None:
     if (answer := _LIVE.get(pk)) is not None:
         answer.stop()
     elif _crosses_processes():
-        await get_channel_layer().group_send(owner(pk), {"type": "answer.stop"})
+        await _tell_owner(pk, "answer.stop")
+
+
+async def _tell_owner(pk: int, kind: str, **fields: Any) -> None:
+    await get_channel_layer().group_send(owner(pk), {"type": kind, **fields})
 
 
 class LiveAnswer:
@@ -284,9 +284,10 @@ class LiveAnswer:
             "frames": frames,
             "last": last,
         }
+        handed_over = event | {"here": True}
         for socket in list(_SOCKETS.get(self.pk, ())):
             try:
-                await socket.answer_frames(event | {"here": True})
+                await socket.answer_frames(handed_over)
             except Exception:  # one broken socket must not stop the answer for the others
                 logger.exception("A socket of conversation %s could not take a frame", self.pk)
         if self.layer is None:
