@@ -22,6 +22,21 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer_and_answers():
+    """Each test runs in an event loop of its own, as a server process has one for its life: a
+    layer (Redis's holds asyncio locks) and answers left from an earlier test's loop would be
+    bound to a closed loop, and a reused conversation id would find the old answer."""
+    from channels.layers import channel_layers
+
+    from playground import live
+
+    channel_layers.backends.clear()
+    live._LIVE.clear()
+    live._SOCKETS.clear()
+    yield
+
+
 @pytest.fixture(scope="session")
 def simulator_server():
     server = Simulator().start()
