@@ -203,8 +203,8 @@ def prepare_answer(conversation: Conversation, *, continuing: bool = False) -> P
 
     `continuing` asks the model to carry on the last answer (stopped, or cut at the token
     limit): the new version starts with the old text and the stream adds to it.
+    `conversation` is the one loaded for this action (it holds what the action changed).
     """
-    conversation.refresh_from_db()
     connection = get_connection(conversation.connection)
     if connection is None:
         raise TurnRejected(

@@ -76,6 +76,34 @@ def test_path_costs_one_query_however_long(make_conversation, django_assert_num_
         assert len(conversation.path()) == 100
 
 
+def same_as_a_fresh_read(conversation) -> bool:
+    fresh = type(conversation).objects.get(pk=conversation.pk).path()
+    shape = lambda path: [(m.pk, m.version_number, m.version_count, m.is_last) for m in path]  # noqa: E731
+    return shape(conversation.path()) == shape(fresh)
+
+
+def test_the_branch_known_before_a_send_grows_by_it_without_reading_it_again(
+    make_conversation, django_assert_num_queries
+):
+    conversation = make_conversation()
+    question = conversation.add_user_message("Hi")
+    answer(conversation, "Hello")
+    conversation.path()
+    with django_assert_num_queries(5):  # 2 messages saved, the text of one, the branch end twice
+        conversation.add_user_message("More?")
+        answer(conversation, "Yes")
+        assert len(conversation.path()) == 4
+    assert same_as_a_fresh_read(conversation)
+    # Regenerating and editing add versions beside a message: the branch is read again.
+    conversation.rewind_for_new_answer()
+    answer(conversation, "Yes, more")
+    assert conversation.path()[-1].version_count == 2
+    assert same_as_a_fresh_read(conversation)
+    conversation.add_user_message("Hello?", replacing=question)
+    assert [m.version_count for m in conversation.path()] == [2]
+    assert same_as_a_fresh_read(conversation)
+
+
 def test_title_is_suggested_from_the_first_message(make_conversation):
     conversation = make_conversation()
     conversation.add_user_message(

@@ -77,7 +77,8 @@ class Conversation(models.Model):
             # Each answer's request body repeats the history before it: loading them all would
             # cost O(n²) on every page and every Send, and only tool-call cards ever read one.
             messages = list(self.messages.defer("request_body"))
-            memo = (self.current_id, branch(messages, self.current_id))
+            followed = any(m.parent_id == self.current_id for m in messages)
+            memo = (self.current_id, branch(messages, self.current_id), followed)
             self.__dict__["_path"] = memo
         return list(memo[1])
 
@@ -88,11 +89,20 @@ class Conversation(models.Model):
         self.forget_path()
         super().refresh_from_db(*args, **kwargs)
 
-    @_changes_branch
     def _append(self, parent_id: int | None, **fields: Any) -> Message:
         message = self.messages.create(parent_id=parent_id, **fields)
+        memo = self.__dict__.get("_path")
         self.current = message
         self.save(update_fields=["current", "updated"])
+        if memo is not None and memo[0] == parent_id and not memo[2]:
+            # The first message after the end of the known branch has no other versions: the
+            # branch grows by it without a query (a Send appends two: the question, the answer).
+            message.is_last = True
+            if memo[1]:
+                memo[1][-1].is_last = False
+            self.__dict__["_path"] = (message.pk, [*memo[1], message], False)
+        else:
+            self.forget_path()
         return message
 
     def add_user_message(self, text: str, *, replacing: Message | None = None) -> Message:
@@ -113,6 +123,9 @@ class Conversation(models.Model):
             return None
         self.current_id = path[-1].parent_id
         self.save(update_fields=["current"])
+        if path[:-1]:
+            path[-2].is_last = True
+        self.__dict__["_path"] = (self.current_id, path[:-1], True)  # the answer follows it
         return path[-1]
 
     def start_answer(self, *, connection: str, model: str, body: dict[str, Any]) -> Message:
@@ -152,8 +165,11 @@ class Conversation(models.Model):
     # ---- Tools offered to the model ----
 
     def tool_specs(self) -> list[dict[str, Any]]:
-        """The attached tools as the request's `tools` entries, by name (one query)."""
-        return [tool.as_openai() for tool in self.tools.all()]
+        """The attached tools as the request's `tools` entries, by name (one query, kept until
+        `attach_tools` changes them: a Send builds the body and then checks it)."""
+        if "_tool_specs" not in self.__dict__:
+            self.__dict__["_tool_specs"] = [tool.as_openai() for tool in self.tools.all()]
+        return list(self.__dict__["_tool_specs"])
 
     @cached_property
     def canned_results(self) -> dict[str, str]:
@@ -174,6 +190,7 @@ class Conversation(models.Model):
             return False
         self.tools.set(found)
         self.__dict__.pop("canned_results", None)
+        self.__dict__.pop("_tool_specs", None)
         return True
 
     # ---- History: rename, copies, and messages set by hand (no model is called) ----
