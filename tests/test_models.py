@@ -110,6 +110,7 @@ def test_title_is_suggested_from_the_first_message(make_conversation):
         "  How do   tides work on a planet with two moons and a ring system?\nMore"
     )
     conversation.add_user_message("Second")
+    conversation.refresh_from_db()  # stored, not only on this object
     assert conversation.title == "How do tides work on a planet with two moons and a ring…"
 
 
