@@ -89,13 +89,11 @@ class Conversation(models.Model):
         self.forget_path()
         super().refresh_from_db(*args, **kwargs)
 
-    def _append(
-        self, parent_id: int | None, *, also_saved: tuple[str, ...] = (), **fields: Any
-    ) -> Message:
+    def _append(self, parent_id: int | None, **fields: Any) -> Message:
         message = self.messages.create(parent_id=parent_id, **fields)
         memo = self.__dict__.get("_path")
         self.current = message
-        self.save(update_fields=["current", "updated", *also_saved])
+        self.save(update_fields=["current", "updated"])
         if memo is not None and memo[0] == parent_id and not memo[2]:
             # The first message after the end of the known branch has no other versions: the
             # branch grows by it without a query (a Send appends two: the question, the answer).
@@ -110,12 +108,10 @@ class Conversation(models.Model):
     def add_user_message(self, text: str, *, replacing: Message | None = None) -> Message:
         """Save what the person typed first of all; an edit becomes a new version beside the old."""
         parent_id = replacing.parent_id if replacing else self.current_id
-        titled = not self.title
-        if titled:
+        if not self.title:
             self.title = _title_from(text)
-        return self._append(
-            parent_id, also_saved=("title",) if titled else (), role=Message.Role.USER, content=text
-        )
+            self.save(update_fields=["title"])
+        return self._append(parent_id, role=Message.Role.USER, content=text)
 
     def rewind_for_new_answer(self) -> Message | None:
         """Before answering again, step back from the last answer so the new one is its sibling.
