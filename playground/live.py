@@ -322,3 +322,4 @@ async def stop_all(reason: str = RESTARTED) -> None:
     for answer in answers:
         answer.stop(reason)
     await asyncio.gather(*(answer.task for answer in answers), return_exceptions=True)
+    await upstream.close_shared_client()  # its idle connections, closed rather than dropped

@@ -37,6 +37,22 @@ def fresh_channel_layer_and_answers():
     yield
 
 
+@pytest.fixture(autouse=True)
+def shared_upstream_client_closed(request):
+    """The answers' upstream client lives as long as its event loop, here an async test's:
+    closed with it, as a server closes it when it stops (else aiohttp warns of it)."""
+    if request.node.get_closest_marker("asyncio"):
+        request.getfixturevalue("close_shared_upstream_client")
+
+
+@pytest.fixture
+async def close_shared_upstream_client():
+    yield
+    from playground import upstream
+
+    await upstream.close_shared_client()
+
+
 @pytest.fixture(scope="session")
 def simulator_server():
     server = Simulator().start()

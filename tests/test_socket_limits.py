@@ -10,6 +10,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from playground import upstream
 from tests.conftest import ANSWER_DONE, open_socket, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,6 +97,7 @@ def test_hostile_frames_are_refused_and_the_socket_still_answers(
         assert await conversation.messages.acount() == 2
         await socket.disconnect()
         simulator.requests.clear()
+        await upstream.close_shared_client()  # each example runs in an event loop of its own
 
     async_to_sync(attack)()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -19,6 +20,7 @@ from playground.upstream import (
     UpstreamError,
     Usage,
 )
+from tests.servers import free_port
 
 BASE = "http://upstream.test/v1"
 
@@ -322,3 +324,71 @@ async def test_api_key_is_sent_as_bearer_only_when_set():
     assert seen[0].headers["authorization"] == "Bearer sk-1"
     assert "authorization" not in seen[1].headers
     assert seen[0].url == "http://upstream.test/v1/models"
+
+
+HEADERS = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+FIRST_WORDS = sse(chunk({"content": "Half"}), done=False)
+
+
+async def stream_from_raw_server(
+    answer: bytes, *, stall: bool = False, read_timeout: float = 5
+) -> list:
+    """stream_chat through HexPlay's client against a TCP server on loopback that reads the
+    request, writes `answer`, then hangs up (or first stalls for longer than the timeout)."""
+
+    async def serve(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        if stall:
+            await asyncio.sleep(read_timeout * 4)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    seen = []
+    try:
+        async with upstream.new_client(connect_timeout=5, read_timeout=read_timeout) as client:
+            async for event in upstream.stream_chat(
+                {"model": "m", "messages": []},
+                client=client,
+                base_url=f"http://127.0.0.1:{port}/v1",
+                api_key="",
+            ):
+                seen.append(event)
+    finally:
+        server.close()
+    return seen
+
+
+def chunked(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+async def test_a_server_that_stops_sending_is_a_read_timeout_in_plain_words():
+    answer = HEADERS + chunked(FIRST_WORDS)
+    with pytest.raises(UpstreamError, match="stopped answering .*read timeout"):
+        await stream_from_raw_server(answer, stall=True, read_timeout=0.3)
+
+
+async def test_a_connection_cut_in_the_middle_of_the_answer_says_it_broke_off():
+    # Half of an HTTP chunk, then the server hangs up.
+    answer = HEADERS + chunked(FIRST_WORDS)[:-8]
+    with pytest.raises(UpstreamError, match="broke off in the middle of the answer"):
+        await stream_from_raw_server(answer)
+
+
+async def test_a_server_that_hangs_up_without_answering_says_it_broke_off():
+    with pytest.raises(UpstreamError, match="broke off"):
+        await stream_from_raw_server(b"")
+
+
+async def test_nothing_listening_is_could_not_connect_through_hexplays_client():
+    port = free_port()
+    async with upstream.new_client(connect_timeout=5, read_timeout=5) as client:
+        with pytest.raises(UpstreamError, match="Could not connect .* Is it running"):
+            await upstream.list_models(
+                client=client, base_url=f"http://127.0.0.1:{port}/v1", api_key=""
+            )

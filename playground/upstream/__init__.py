@@ -1,5 +1,6 @@
 """Where answers come from: the HTTP client of OpenAI-compatible servers, the connections staff
-configure, and the local llama.cpp process. `client` is the only module that imports httpx.
+configure, and the local llama.cpp process. `client` is the only module that imports httpx
+(and aiohttp, its transport).
 
 The client's public names are re-exported here, so callers write `upstream.stream_chat(...)`.
 """
@@ -7,6 +8,7 @@ The client's public names are re-exported here, so callers write `upstream.strea
 from playground.upstream.client import (
     Client,
     apply_template,
+    close_shared_client,
     list_models,
     new_client,
     server_props,
@@ -42,6 +44,7 @@ __all__ = [
     "UpstreamError",
     "Usage",
     "apply_template",
+    "close_shared_client",
     "list_models",
     "new_client",
     "server_props",
