@@ -246,6 +246,8 @@ class LiveAnswer:
                 on_piece=outbox.add,
                 on_end=outbox.close,
                 on_sent=self.sent.set,
+                # Saved with the status: no tab ever reads "stopped" without its reason.
+                why_stopped=lambda: self.stop_reason,
             )
         except asyncio.CancelledError:
             pass  # stopped: saved as such by `generate`; the viewers are told below
@@ -256,11 +258,8 @@ class LiveAnswer:
             await self._end()
 
     async def _end(self) -> None:
-        """Say why it stopped, stop listening, then give every tab the finished answer."""
+        """Stop listening, then give every tab the finished answer."""
         answer = self.answer
-        if self.stop_reason and answer.status == Message.Status.STOPPED:
-            answer.error = self.stop_reason
-            await Message.objects.filter(pk=answer.pk).aupdate(error=self.stop_reason)
         if _LIVE.get(self.pk) is self:
             del _LIVE[self.pk]
         if self.alone is not None:

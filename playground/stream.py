@@ -86,11 +86,13 @@ async def generate(
     on_piece: OnPiece,
     on_end: Callable[[], Awaitable[None]] | None = None,
     on_sent: Callable[[], None] | None = None,
+    why_stopped: Callable[[], str] = str,
 ) -> Message:
     """Stream one answer into `message`, saving it when it ends (and every few seconds before).
 
-    A cancelled task (Stop, or a closed tab) saves what arrived, marked stopped, then
-    re-raises; an upstream failure saves what arrived, marked failed, with the reason.
+    A cancelled task (Stop, or a closed tab) saves what arrived, marked stopped with
+    `why_stopped()` in the same write, then re-raises; an upstream failure saves what arrived,
+    marked failed, with the reason.
     `on_end` runs as soon as the stream ends, before the Markdown render and the save, so the
     page can be given the last words first; `on_sent` once the request is on its way.
     """
@@ -105,7 +107,7 @@ async def generate(
         ):
             await turn.apply(event)
     except asyncio.CancelledError:
-        await turn.finish(Message.Status.STOPPED)
+        await turn.finish(Message.Status.STOPPED, error=why_stopped())
         raise
     except upstream.UpstreamError as exc:
         target = options.target_of(connection.dialect)

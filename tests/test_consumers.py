@@ -160,8 +160,12 @@ async def test_an_answer_nobody_watches_is_stopped_after_the_grace_period_and_sa
     await asyncio.sleep(0.1)
     assert (await messages_of(conversation))[-1].status == "streaming"  # a reload is quicker
     await asyncio.to_thread(simulator.wait_for, lambda r: r.disconnected, 5.0)
-    answer = (await messages_of(conversation))[-1]
+    # The connection closes as the stop begins; the save follows it.
+    async with asyncio.timeout(5):
+        while (answer := (await messages_of(conversation))[-1]).status == "streaming":
+            await asyncio.sleep(0.02)
     assert answer.status == "stopped" and answer.content
+    # Saved with the status, so whoever reads "stopped" reads why.
     assert "nobody had the conversation open for 0.3 s" in answer.error
 
 
