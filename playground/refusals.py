@@ -97,6 +97,8 @@ def _option_named_in(detail: str, target: str) -> options.Option | None:
         if target not in option.wire or not option.sent:
             continue
         name = option.api_name(target).split(".")[-1]
+        if not name:  # Extra JSON: merged into the body, it has no name of its own to find
+            continue
         match = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", detail)
         if match:
             found.append((match.start(), option))

@@ -1,15 +1,24 @@
 """Paths a new user tripped on, each as a person walks it in Chromium: opening a copy of a
-shared conversation, new versions in the old one's place, and Sends that must not lose or
-double what was typed."""
+shared conversation, new versions in the old one's place, Sends that must not lose or double
+what was typed, and a model server that is down."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import answers, wait_until_answered, wait_until_connected
+from tests.browser.conftest import (
+    LiveServer,
+    answers,
+    log_in,
+    start_daphne,
+    wait_until_answered,
+    wait_until_connected,
+)
+from tests.servers import free_port, site_environment, stop_process
 
 pytestmark = pytest.mark.browser
 
@@ -167,3 +176,37 @@ def test_a_send_refused_for_an_invalid_option_is_answered_once_fixed_not_stored_
     ]
     page.reload()
     expect(page.get_by_role("article", name="User message")).to_have_count(1)
+
+
+@pytest.fixture
+def site_with_hexgrid_down(simulator, tmp_path) -> Iterator[LiveServer]:
+    """A site whose HexGrid connection points at a port nothing listens on."""
+    env = site_environment(tmp_path, simulator.base_url)
+    env["MISTRAL_BASE_URL"] = f"http://127.0.0.1:{free_port()}/v1"
+    process, port = start_daphne(env, tmp_path / "daphne.log")
+    yield LiveServer(url=f"http://127.0.0.1:{port}", pid=process.pid)
+    stop_process(process)
+
+
+def test_a_model_server_that_is_down_is_said_plainly_with_no_advice_about_options(
+    browser, site_with_hexgrid_down
+):
+    context = browser.new_context(base_url=site_with_hexgrid_down.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    log_in(page, site_with_hexgrid_down)
+    page.get_by_label("Connection").select_option(label="HexGrid")
+    wait_until_connected(page)
+    send(page, "Anyone there?")
+
+    answer = answers(page).last
+    expect(answer).to_contain_text("Could not connect to the model's server")
+    expect(answer).to_contain_text("Is it running?")
+    # Every failure without a status once came with "Change “Extra JSON”…" in front.
+    expect(answer).not_to_contain_text("Extra JSON")
+    expect(answer.get_by_role("button", name="Retry")).to_be_visible()
+    expect(page.get_by_role("article", name="User message")).to_contain_text("Anyone there?")
+    page.reload()
+    expect(answers(page).last).to_contain_text("Is it running?")
+    expect(answers(page).last).not_to_contain_text("Extra JSON")
+    context.close()
